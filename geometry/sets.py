@@ -1,0 +1,318 @@
+r"""Sets of :math:`\mathbb{R}^D` described by their support function.
+
+Every set has ``support(G)``: for a batch of directions ``G`` of shape (m, D) it
+returns :math:`h_T(g_j) = \sup_{x \in T} \langle g_j, x\rangle` for each row, which is
+all a Gaussian width needs: :math:`w(T) = E\, h_T(g)`, :math:`g \sim N(0, I_D)`.
+Cones live in :mod:`geometry.cones`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import (
+    as_directions,
+    as_float_array,
+    check_int,
+    check_orthonormal,
+    check_positive,
+)
+
+__all__ = ["Set", "Ball", "Ellipsoid", "PointCloud", "L1Ball", "Box"]
+
+
+class Set:
+    r"""Base class: a closed set :math:`T \subset \mathbb{R}^D` known through its support function.
+
+    Subclasses implement ``_support(G)`` on validated input, and set ``dim``.
+    ``reference_point`` (a point near the middle of the set) and ``radius``
+    (:math:`\sup_{x\in T}\|x - \text{reference\_point}\|`) let the width estimator
+    subtract the zero-mean term :math:`\langle g, c\rangle` and state a Lipschitz constant.
+    """
+
+    dim: int
+    is_convex: bool = True
+
+    def support(self, G):
+        r"""Support function :math:`h_T(g) = \sup_{x\in T}\langle g, x\rangle` for each row of ``G``.
+
+        Parameters
+        ----------
+        G : array_like of shape (m, D) or (D,)
+
+        Returns
+        -------
+        h : ndarray of shape (m,), or float for a single direction (may be ``inf``
+            for an unbounded set)
+        """
+        G, squeeze = as_directions(G, self.dim)
+        out = np.asarray(self._support(G), dtype=np.float64)
+        return float(out[0]) if squeeze else out
+
+    def _support(self, G):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def reference_point(self):
+        """A point of (or near) the set; the width estimator centres the samples on it."""
+        return np.zeros(self.dim)
+
+    @property
+    def radius(self):
+        r""":math:`\sup_{x\in T}\|x - \text{reference\_point}\|` (``inf`` if unbounded)."""
+        return np.inf
+
+    def __repr__(self):
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+def _check_dim(dim):
+    return check_int(dim, "dim", minimum=1)
+
+
+def _check_center(center, dim):
+    if center is None:
+        return np.zeros(dim)
+    return as_float_array(center, "center", shape=(dim,))
+
+
+class Ball(Set):
+    r"""Euclidean ball :math:`\{x : \|x - c\| \le r\}`.
+
+    Support function :math:`h(g) = \langle g, c\rangle + r\|g\|`; Gaussian width
+    :math:`r\, a_D` with :math:`a_D = E\|g\|`.
+
+    Parameters
+    ----------
+    dim : int
+    radius : float > 0
+    center : array_like of shape (dim,), optional (default 0)
+    """
+
+    def __init__(self, dim, radius=1.0, center=None):
+        self.dim = _check_dim(dim)
+        self.radius_ = check_positive(radius, "radius")
+        self.center = _check_center(center, self.dim)
+
+    def _support(self, G):
+        return G @ self.center + self.radius_ * np.linalg.norm(G, axis=1)
+
+    @property
+    def reference_point(self):
+        return self.center
+
+    @property
+    def radius(self):
+        return self.radius_
+
+    def contains(self, x, tol=1e-12):
+        return bool(np.linalg.norm(np.asarray(x, float) - self.center) <= self.radius_ * (1 + tol))
+
+    def __repr__(self):
+        return f"Ball(dim={self.dim}, radius={self.radius_:g})"
+
+
+class Ellipsoid(Set):
+    r"""Ellipsoid :math:`\{c + U \operatorname{diag}(r) u : \|u\| \le 1\}`.
+
+    ``U`` (``axes``) is D x k with orthonormal columns; with ``axes=None`` it is the
+    identity and D = k. Radii may be ``inf`` (unbounded, flat directions) or 0.
+    The set is flat (zero extent) in the orthogonal complement of ``range(U)``.
+
+    Support function
+
+    .. math:: h(g) = \langle g, c\rangle + \|\operatorname{diag}(r)\, U^T g\|,
+
+    infinite when :math:`(U^T g)_i \ne 0` along an axis with :math:`r_i = \infty`.
+
+    Parameters
+    ----------
+    radii : array_like of shape (k,), >= 0, may contain inf
+    center : array_like of shape (D,), optional
+    axes : array_like of shape (D, k), optional, orthonormal columns
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from geometry import Ellipsoid
+    >>> E = Ellipsoid([3.0, 1.0])
+    >>> float(E.support(np.array([1.0, 0.0])))
+    3.0
+    """
+
+    def __init__(self, radii, center=None, axes=None):
+        radii = as_float_array(radii, "radii", ndim=1, allow_inf=True, nonnegative=True)
+        if axes is None:
+            self.axes = None
+            self.dim = radii.shape[0]
+        else:
+            self.axes = check_orthonormal(axes, "axes")
+            if self.axes.shape[1] != radii.shape[0]:
+                raise ValueError(
+                    f"axes must have one column per radius: radii has {radii.shape[0]} entries, "
+                    f"axes has shape {self.axes.shape}"
+                )
+            self.dim = self.axes.shape[0]
+        self.radii = radii
+        self.center = _check_center(center, self.dim)
+
+    @classmethod
+    def from_quadratic(cls, eigenvalues, level, center=None, axes=None):
+        r"""The sub-level set :math:`\{x : \tfrac12 (x-c)^T H (x-c) \le \text{level}\}`.
+
+        With :math:`H = U \operatorname{diag}(\lambda) U^T`, the radii are
+        :math:`r_i = \sqrt{2\,\text{level}/\lambda_i}` (``inf`` where :math:`\lambda_i = 0`).
+        """
+        lam = as_float_array(eigenvalues, "eigenvalues", ndim=1, nonnegative=True)
+        level = check_positive(level, "level")
+        with np.errstate(divide="ignore"):
+            radii = np.sqrt(2.0 * level / lam)
+        return cls(radii, center=center, axes=axes)
+
+    def _coords(self, G):
+        return G if self.axes is None else G @ self.axes
+
+    def _support(self, G):
+        C = self._coords(G)
+        r = self.radii
+        finite = np.isfinite(r)
+        val = np.sqrt(((C[:, finite] * r[finite]) ** 2).sum(axis=1))
+        if not finite.all():
+            hits = (C[:, ~finite] != 0).any(axis=1)
+            val = np.where(hits, np.inf, val)
+        return G @ self.center + val
+
+    @property
+    def reference_point(self):
+        return self.center
+
+    @property
+    def radius(self):
+        return float(self.radii.max())
+
+    def contains(self, x, tol=1e-12):
+        """Whether ``x`` lies in the ellipsoid (up to a relative tolerance)."""
+        x = as_float_array(x, "x", shape=(self.dim,))
+        d = x - self.center
+        C = d if self.axes is None else self.axes.T @ d
+        if self.axes is not None:
+            resid = d - self.axes @ C
+            if np.linalg.norm(resid) > 1e-9 * max(1.0, np.linalg.norm(d)):
+                return False
+        r = self.radii
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(np.isinf(r), 0.0, np.where(r > 0, C / np.where(r > 0, r, 1.0), np.where(C == 0, 0.0, np.inf)))
+        return bool((q ** 2).sum() <= 1 + tol)
+
+    def __repr__(self):
+        k = self.radii.shape[0]
+        return f"Ellipsoid(dim={self.dim}, n_axes={k}, max_radius={self.radii.max():.4g})"
+
+
+class PointCloud(Set):
+    r"""A finite set of points :math:`\{x_1, \dots, x_n\}` (rows of ``points``).
+
+    Support function :math:`h(g) = \max_j \langle g, x_j\rangle`; its width equals the
+    width of the convex hull. Evaluated in blocks by a numba kernel, never forming
+    the full m x n matrix of inner products.
+
+    Parameters
+    ----------
+    points : array_like of shape (n, D), n >= 1, finite
+    """
+
+    is_convex = False
+
+    def __init__(self, points):
+        pts = as_float_array(points, "points", ndim=2)
+        if pts.shape[0] < 1:
+            raise ValueError("points must contain at least one point")
+        self.points = pts
+        self.dim = pts.shape[1]
+        self._centroid = pts.mean(axis=0)
+
+    def _support(self, G):
+        from ._kernels import point_cloud_support  # compiled on first use
+
+        return point_cloud_support(G, self.points)
+
+    @property
+    def reference_point(self):
+        return self._centroid
+
+    @property
+    def radius(self):
+        return float(np.linalg.norm(self.points - self._centroid, axis=1).max())
+
+    def __repr__(self):
+        return f"PointCloud(n_points={self.points.shape[0]}, dim={self.dim})"
+
+
+class L1Ball(Set):
+    r"""Cross-polytope :math:`\{x : \|x - c\|_1 \le r\}`; :math:`h(g) = \langle g,c\rangle + r\|g\|_\infty`.
+
+    Its Gaussian width is :math:`r\, E\max_i |g_i| \approx r\sqrt{2\log D}`.
+    """
+
+    def __init__(self, dim, radius=1.0, center=None):
+        self.dim = _check_dim(dim)
+        self.radius_ = check_positive(radius, "radius")
+        self.center = _check_center(center, self.dim)
+
+    def _support(self, G):
+        return G @ self.center + self.radius_ * np.abs(G).max(axis=1)
+
+    @property
+    def reference_point(self):
+        return self.center
+
+    @property
+    def radius(self):
+        return self.radius_
+
+    def __repr__(self):
+        return f"L1Ball(dim={self.dim}, radius={self.radius_:g})"
+
+
+class Box(Set):
+    r"""Axis-aligned box :math:`\{x : |x_i - c_i| \le s_i\}` (a cube when all half-widths agree).
+
+    :math:`h(g) = \langle g, c\rangle + \sum_i s_i |g_i|`, so :math:`w = \sqrt{2/\pi}\sum_i s_i`;
+    the cube :math:`[-1, 1]^D` has width :math:`D\sqrt{2/\pi}`.
+
+    Parameters
+    ----------
+    half_widths : float or array_like of shape (dim,), > 0
+    dim : int, optional (needed when ``half_widths`` is a scalar)
+    center : array_like of shape (dim,), optional
+    """
+
+    def __init__(self, half_widths=1.0, dim=None, center=None):
+        hw = np.asarray(half_widths, dtype=float) if not isinstance(half_widths, (str, bytes)) else half_widths
+        if np.ndim(hw) == 0:
+            if dim is None:
+                raise ValueError("dim is required when half_widths is a scalar")
+            self.dim = _check_dim(dim)
+            hw = np.full(self.dim, check_positive(float(hw), "half_widths"))
+        else:
+            hw = as_float_array(hw, "half_widths", ndim=1)
+            if dim is not None and _check_dim(dim) != hw.shape[0]:
+                raise ValueError(f"half_widths has {hw.shape[0]} entries but dim={dim}")
+            if not (hw > 0).all():
+                raise ValueError("half_widths must be > 0")
+            self.dim = hw.shape[0]
+        self.half_widths = hw
+        self.center = _check_center(center, self.dim)
+
+    def _support(self, G):
+        return G @ self.center + np.abs(G) @ self.half_widths
+
+    @property
+    def reference_point(self):
+        return self.center
+
+    @property
+    def radius(self):
+        return float(np.linalg.norm(self.half_widths))
+
+    def __repr__(self):
+        return f"Box(dim={self.dim})"
