@@ -12,6 +12,10 @@ from importlib import import_module
 
 _EXPORTS = {
     # filled in by each module: name -> submodule
+    "predicted_threshold": "predict",
+    "predicted_success_curve": "predict",
+    "ThresholdPrediction": "predict",
+    "SuccessCurvePrediction": "predict",
 }
 
 __all__ = sorted(_EXPORTS)
