@@ -67,7 +67,8 @@ def as_float_array(x, name, *, ndim=None, shape=None, allow_inf=False, allow_emp
             raise ValueError(f"{name} must be finite (contains inf)")
         if (arr == -np.inf).any():
             raise ValueError(f"{name} must not contain -inf")
-    return np.ascontiguousarray(arr)
+    # np.ascontiguousarray would turn a 0-d array into shape (1,)
+    return np.asarray(arr, order="C")
 
 
 def as_directions(G, dim, name="G"):
