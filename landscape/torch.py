@@ -17,8 +17,12 @@ modified.
   random subspace); :func:`torch_projection` turns a map into a differentiable torch
   function.
 
-Hessian-vector products are exact: forward-over-reverse differentiation
-(:func:`torch.func.jvp` of :func:`torch.func.grad`), or double backward.
+Hessian-vector products are exact: double backward (the default), or forward-over-reverse
+differentiation (:func:`torch.func.jvp` of :func:`torch.func.grad`).
+
+Speed: torch's intra-op threads cost more than they give on tiny models on a busy
+machine (a 26-parameter gradient took 80 ms with 2 threads under load, 1 ms with one);
+call ``torch.set_num_threads(1)`` for small models and sweeps of many runs.
 
 Reproducibility: initializations and minibatch orders come from ``seed`` through private
 :class:`torch.Generator` objects and :func:`torch.random.fork_rng`, never the global state.
@@ -28,6 +32,7 @@ threads may change the last bits of float sums.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -84,6 +89,8 @@ class TorchModel:
     loss : {"cross_entropy", "mse"} or callable
     input_shape : tuple of int, optional
         Shape of one example (e.g. ``(1, 8, 8)`` for 8x8 one-channel images). When given,
+        ``X`` may also come flattened, of shape (n, prod(input_shape)) (the 2-D data of
+        :class:`landscape.data.Dataset`), ``n_inputs`` and ``n_classes`` are defined, and
         ``X`` of any other shape raises a ValueError before the module is called.
     dtype : torch.dtype, optional
         Computation dtype (default: that of the module's parameters). numpy inputs and
@@ -144,11 +151,31 @@ class TorchModel:
         self.shapes = tuple(tuple(p.shape) for _, p in params)
         self.numels = tuple(int(p.numel()) for _, p in params)
         self.n_params = int(sum(self.numels))
+        self._n_classes = None
 
     # ------------------------------------------------------------------ description
     @property
     def is_classifier(self):
         return self._loss_fn == "cross_entropy"
+
+    @property
+    def n_inputs(self):
+        """Number of input features of one (flattened) example; needs ``input_shape``."""
+        if self.input_shape is None:
+            raise AttributeError("n_inputs is known only when the model was given input_shape")
+        return int(np.prod(self.input_shape))
+
+    @property
+    def n_classes(self):
+        """Number of classes (outputs) of a classifier; needs ``input_shape`` (one forward pass)."""
+        if self.input_shape is None or not self.is_classifier:
+            raise AttributeError("n_classes is known only for a classifier given input_shape")
+        if self._n_classes is None:
+            with torch.no_grad():
+                out = self.forward(_to_tensor(self.get_params(), self.dtype),
+                                   torch.zeros((1,) + self.input_shape, dtype=self.dtype))
+            self._n_classes = int(out.shape[-1])
+        return self._n_classes
 
     def spec(self):
         """A JSON-serialisable description (recorded in every run's protocol)."""
@@ -160,6 +187,9 @@ class TorchModel:
             "loss": self.loss_name,
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "dtype": str(self.dtype),
+            # the current parameters (those of submodules without reset_parameters survive
+            # init_params): two models with equal specs give equal runs
+            "fingerprint": hashlib.sha1(self.get_params().tobytes()).hexdigest()[:16],
         }
 
     def __repr__(self):
@@ -233,9 +263,11 @@ class TorchModel:
         if X.ndim < 1:
             raise ValueError("X must have one row per example, got a scalar")
         if self.input_shape is not None and tuple(X.shape[1:]) != self.input_shape:
+            if X.ndim == 2 and X.shape[1] == self.n_inputs:
+                return X.reshape((X.shape[0],) + self.input_shape)  # flattened examples
             raise ValueError(
                 f"X must have shape (n, {', '.join(map(str, self.input_shape))}) (n examples of the "
-                f"model's input shape {self.input_shape}), got {X.shape}"
+                f"model's input shape {self.input_shape}) or (n, {self.n_inputs}) (flattened), got {X.shape}"
             )
         return X
 
@@ -309,16 +341,19 @@ class TorchModel:
                 correct += int((self.forward(theta, X[i:i + step]).argmax(dim=1) == y[i:i + step]).sum())
         return correct / X.shape[0]
 
-    def hvp_function(self, theta, X, y, *, method="forward-over-reverse"):
+    def hvp_function(self, theta, X, y, *, method="double-backward"):
         r"""A function ``v -> H v`` (numpy, shape (D,)) at fixed ``theta`` and data, for :mod:`landscape.hessian`.
 
         The data are validated and converted once.
 
         Parameters
         ----------
-        method : {"forward-over-reverse", "double-backward"}
-            :func:`torch.func.jvp` of :func:`torch.func.grad` (one forward-mode pass through
-            the backward graph), or the gradient of :math:`\langle\nabla L, v\rangle`.
+        method : {"double-backward", "forward-over-reverse"}
+            The gradient of :math:`\langle\nabla L, v\rangle` through the graph of the
+            gradient, built once with ``create_graph=True`` (default: fastest on CPU for small
+            models, and supported by every op), or :func:`torch.func.jvp` of
+            :func:`torch.func.grad` (forward mode through the backward pass; some ops, e.g.
+            ``mse_loss`` in torch 2.13, do not support it).
         """
         if method not in ("forward-over-reverse", "double-backward"):
             raise ValueError(f"method must be 'forward-over-reverse' or 'double-backward', got {method!r}")
@@ -333,7 +368,12 @@ class TorchModel:
 
             def hvp(v):
                 v_t = _to_tensor(v, self.dtype)
-                return torch.func.jvp(grad_f, (theta,), (v_t,))[1].to(torch.float64).numpy().copy()
+                try:
+                    out = torch.func.jvp(grad_f, (theta,), (v_t,))[1]
+                except RuntimeError as exc:
+                    raise RuntimeError(f"forward-over-reverse differentiation failed in torch ({exc}); "
+                                       "use method='double-backward'") from None
+                return out.to(torch.float64).numpy().copy()
         else:
             t = theta.clone().requires_grad_(True)
             (g,) = torch.autograd.grad(f(t), t, create_graph=True)
@@ -351,7 +391,7 @@ class TorchModel:
 
         return checked
 
-    def hvp(self, theta, X, y, v, *, method="forward-over-reverse"):
+    def hvp(self, theta, X, y, v, *, method="double-backward"):
         r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v`.
 
         Parameters
@@ -360,7 +400,8 @@ class TorchModel:
         X, y : the data
         v : array_like of shape (D,) or (D, k)
             One direction, or k directions as columns.
-        method : {"forward-over-reverse", "double-backward"}
+        method : {"double-backward", "forward-over-reverse"}
+            See :meth:`hvp_function`.
 
         Returns
         -------
