@@ -37,8 +37,10 @@ _EXPORTS = {
     "directions_from": "directions",
     "gaussian_width": "width",
     "statistical_dimension": "width",
-    "intrinsic_volumes": "intrinsic_volumes",
-    "IntrinsicVolumes": "intrinsic_volumes",
+    # module name differs from the function's: importing geometry.intrinsic_volumes would
+    # bind the package attribute to the module and shadow the function
+    "intrinsic_volumes": "conic_volumes",
+    "IntrinsicVolumes": "conic_volumes",
     "expected_norm": "bounds",
     "gordon_escape_probability": "bounds",
     "gordon_threshold": "bounds",
