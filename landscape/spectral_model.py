@@ -61,7 +61,8 @@ class SpectralModel:
     Parameters
     ----------
     eigenvalues : array_like of shape (G,)
-        Group eigenvalues :math:`\lambda_g`; negative values are clipped to 0 and reported.
+        Group eigenvalues :math:`\lambda_g`; negative values are clipped to 0 and reported
+        (those within :math:`10^{-10}\max|\lambda|` of 0 count as rounding, not as negative).
     multiplicities : array_like of int, shape (G,), >= 1
         :math:`m_g`; D is their sum.
     offsets : array_like of shape (G,), >= 0
@@ -108,10 +109,11 @@ class SpectralModel:
             raise ValueError(f"multiplicities must be >= 1, got minimum {m.min()}")
         b = as_float_array(offsets, "offsets", shape=(G,), nonnegative=True)
         self.min_loss = _check_min_loss(min_loss)
-        neg = lam < 0
+        # eigenvalues within rounding of 0 (relative 1e-10) are zeros, not negative curvature
+        neg = lam < -1e-10 * max(float(np.abs(lam).max()), 1e-300)
         self.n_clipped = int(m[neg].sum())
         self.most_negative = float(lam.min()) if neg.any() else 0.0
-        self.eigenvalues = np.where(neg, 0.0, lam)
+        self.eigenvalues = np.maximum(lam, 0.0)
         self.multiplicities = m
         self.offsets = b
         self.D = int(m.sum())
@@ -231,7 +233,7 @@ class SpectralModel:
         values, mult = bulk.groups(D - k)
         rest = max(float(delta @ delta) - float(top_offsets @ top_offsets), 0.0)
         bulk_offsets = np.sqrt(rest * mult / (D - k))
-        return cls(
+        model = cls(
             np.concatenate([top_values, values]),
             np.concatenate([np.ones(k, dtype=np.int64), mult]),
             np.concatenate([top_offsets, bulk_offsets]),
@@ -239,6 +241,12 @@ class SpectralModel:
             source=f"hvp: top {k} by Lanczos, bulk by SLQ ({bulk.n_probes} probes x {bulk.n_steps} steps)",
             extra={"top": top, "bulk": bulk, "n_products": H.n_products},
         )
+        # a negative node whose rounded multiplicity is 0 is dropped from the groups but
+        # still reported
+        lowest = min(float(bulk.nodes.min()), float(top_values.min()) if k else np.inf)
+        if lowest < -1e-10 * max(float(np.abs(bulk.nodes).max()), 1e-300):
+            model.most_negative = min(model.most_negative, lowest)
+        return model
 
     @classmethod
     def from_model(cls, model, theta_star, theta0, X, y, **options):
