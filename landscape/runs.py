@@ -1,0 +1,637 @@
+r"""Tidy tables of training runs, and loaders for every format they are kept in.
+
+A :class:`RunTable` holds one row per run and one column per field (``kind``, ``d``,
+``seed``, ``train_acc``, ...), stored as numpy arrays. It reads and writes formats that
+numpy and the standard library read: CSV, JSON (a list of records), JSON lines and
+``.npz`` (``allow_pickle=False``).
+
+:func:`load_runs` reads
+
+* a results store directory written by :func:`landscape.sweep.sweep` (``runs.jsonl``),
+* ``.csv``, ``.json``, ``.jsonl`` and ``.npz`` files written by :class:`RunTable`,
+* ``.pkl`` result pickles of the paper's reference code (Larsen et al. 2022), through a
+  restricted unpickler that allows only builtins and numpy arrays
+  (:mod:`landscape._safe_pickle`).
+
+Column types: the columns of :data:`COLUMN_TYPES` always have their stated type (a value
+that does not convert raises a ValueError naming the column); other ("unknown") columns
+are kept, with a type inferred from their values (int, float, bool or str), unless
+``strict=True``, which refuses them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+import os
+import re
+import warnings
+
+import numpy as np
+
+__all__ = ["RunTable", "load_runs", "load_reference_pickle", "COLUMN_TYPES", "KEY_COLUMNS"]
+
+#: columns that identify a run within one protocol
+KEY_COLUMNS = ("kind", "t", "basis", "d", "seed")
+
+#: known columns and their types
+COLUMN_TYPES = {
+    "kind": str, "basis": str, "status": str, "optimizer": str, "model": str, "dataset": str,
+    "d": int, "D": int, "t": int, "seed": int, "steps": int, "batch_size": int,
+    "eval_every": int, "diverged_step": int, "epochs": int, "nnz": int,
+    "lr": float, "full_lr": float, "wall_time": float,
+    "train_loss": float, "train_acc": float, "test_loss": float, "test_acc": float,
+    "best_train_loss": float, "best_train_acc": float, "best_test_acc": float,
+    "initial_train_loss": float, "initial_train_acc": float, "phi_norm": float,
+    "batch_train_loss": float, "batch_train_acc": float,
+}
+
+_TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool"}
+
+
+# ---------------------------------------------------------------------- value conversion
+def _to_float(v):
+    if v is None:
+        return math.nan
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError("a bool is not a number")
+    if isinstance(v, numbers.Real):
+        return float(v)
+    if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
+        return float(v.reshape(()))
+    if isinstance(v, str):
+        s = v.strip()
+        if s == "" or s.lower() in ("nan", "none", "null"):
+            return math.nan
+        return float(s)
+    raise ValueError(f"{v!r} is not a number")
+
+
+def _to_int(v):
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError("a bool is not an integer")
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "iu":
+        return int(v.reshape(()))
+    f = _to_float(v) if not isinstance(v, str) else float(v.strip())
+    if not math.isfinite(f) or f != int(f):
+        raise ValueError(f"{v!r} is not an integer")
+    return int(f)
+
+
+def _to_str(v):
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (numbers.Number, np.generic)):
+        return str(v)
+    raise ValueError(f"{v!r} is not a string")
+
+
+def _to_bool(v):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+        return v.strip().lower() == "true"
+    raise ValueError(f"{v!r} is not a bool")
+
+
+_CONVERT = {float: _to_float, int: _to_int, str: _to_str, bool: _to_bool}
+_DTYPES = {float: np.float64, int: np.int64, bool: np.bool_, str: object}
+
+
+_INT_RE = re.compile(r"\s*[-+]?\d+\s*")
+
+
+def _missing(v):
+    return v is None or (isinstance(v, str) and v.strip() == "")
+
+
+def _infer_type(values):
+    """bool, int, float or str: the narrowest type that holds every value of an unknown column."""
+    present = [v for v in values if not _missing(v)]
+    if not present:
+        return float
+    complete = len(present) == len(values)
+    if complete and all(isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and v.strip().lower()
+                                                             in ("true", "false")) for v in present):
+        return bool
+    if complete and all((isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_)))
+                        or (isinstance(v, str) and _INT_RE.fullmatch(v)) for v in present):
+        return int
+    try:
+        for v in present:
+            _to_float(v)
+        return float
+    except (ValueError, TypeError, OverflowError):
+        return str
+
+
+def _column(name, values, typ=None, where=""):
+    if typ is None:
+        typ = COLUMN_TYPES.get(name) or _infer_type(values)
+    conv = _CONVERT[typ]
+    out = []
+    for i, v in enumerate(values):
+        if v is None and typ is int:
+            raise ValueError(f"{where}column {name!r} (int) is missing a value in row {i}")
+        try:
+            out.append(conv(v))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{where}column {name!r} must hold {_TYPE_NAMES[typ]} values; "
+                             f"row {i} has {v!r} ({exc})") from None
+    arr = np.empty(len(out), dtype=_DTYPES[typ])
+    arr[:] = out
+    return arr
+
+
+# ---------------------------------------------------------------------- the table
+class RunTable:
+    r"""A tidy table of runs: one row per run, one numpy array per column.
+
+    Parameters
+    ----------
+    records : iterable of dict, optional
+        One dict per run. Missing values become NaN (float columns) or "" (str columns);
+        a missing int value raises.
+    strict : bool
+        Refuse columns not in :data:`COLUMN_TYPES`.
+
+    Examples
+    --------
+    >>> from landscape.runs import RunTable
+    >>> table = RunTable([{"kind": "random", "d": 4, "seed": 0, "train_acc": 0.5},
+    ...                   {"kind": "random", "d": 8, "seed": 0, "train_acc": 0.9}])
+    >>> len(table), table["d"].tolist()
+    (2, [4, 8])
+    >>> table.select(d=8)["train_acc"]
+    array([0.9])
+    """
+
+    def __init__(self, records=(), *, strict=False, _where=""):
+        records = list(records)
+        names = []
+        seen = set()
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise TypeError(f"{_where}record {i} must be a dict, got {type(rec).__name__}")
+            for k in rec:
+                if not isinstance(k, str):
+                    raise TypeError(f"{_where}column names must be str, got {k!r} in record {i}")
+                if k not in seen:
+                    seen.add(k)
+                    names.append(k)
+        if strict:
+            unknown = [n for n in names if n not in COLUMN_TYPES]
+            if unknown:
+                raise ValueError(f"{_where}unknown columns {unknown}; known columns: {sorted(COLUMN_TYPES)} "
+                                 "(strict=False keeps unknown columns)")
+        self._cols = {n: _column(n, [r.get(n) for r in records], where=_where) for n in names}
+        self._n = len(records)
+
+    # -------------------------------------------------------------- construction
+    @classmethod
+    def from_columns(cls, columns, *, strict=False):
+        """A table from a dict of equal-length sequences."""
+        if not isinstance(columns, dict):
+            raise TypeError(f"columns must be a dict of sequences, got {type(columns).__name__}")
+        lengths = {k: len(v) for k, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"columns must have equal lengths, got {lengths}")
+        n = next(iter(lengths.values()), 0)
+        records = [{k: (v[i].item() if isinstance(v, np.ndarray) and v.dtype != object else v[i])
+                    for k, v in columns.items()} for i in range(n)]
+        return cls(records, strict=strict)
+
+    @classmethod
+    def concat(cls, tables):
+        """Rows of several tables (columns are the union)."""
+        records = []
+        for t in tables:
+            if not isinstance(t, RunTable):
+                raise TypeError(f"concat takes RunTables, got {type(t).__name__}")
+            records.extend(t.to_records())
+        return cls(records)
+
+    def _subset(self, index):
+        new = RunTable.__new__(RunTable)
+        new._cols = {k: v[index] for k, v in self._cols.items()}
+        new._n = len(next(iter(new._cols.values()))) if new._cols else 0
+        return new
+
+    # -------------------------------------------------------------- access
+    @property
+    def columns(self):
+        """Column names, in order."""
+        return tuple(self._cols)
+
+    def __len__(self):
+        return self._n
+
+    def __contains__(self, name):
+        return name in self._cols
+
+    def __getitem__(self, name):
+        if isinstance(name, str):
+            if name not in self._cols:
+                raise KeyError(f"no column {name!r}; columns: {list(self._cols)}")
+            return self._cols[name]
+        if isinstance(name, numbers.Integral):
+            return self.to_records()[name]
+        raise TypeError(f"index a RunTable with a column name or a row number, got {name!r}")
+
+    def column(self, name):
+        """The column ``name`` (a KeyError lists the columns when absent)."""
+        return self[name]
+
+    def __iter__(self):
+        return iter(self.to_records())
+
+    def to_records(self):
+        """The rows as a list of dicts of Python scalars."""
+        cols = {k: (v.tolist() if v.dtype != object else list(v)) for k, v in self._cols.items()}
+        return [{k: cols[k][i] for k in cols} for i in range(self._n)]
+
+    def unique(self, name):
+        """Sorted distinct values of a column."""
+        return sorted(set(self[name].tolist()))
+
+    # -------------------------------------------------------------- selection
+    def select(self, **conditions):
+        """Rows where each column equals a value (or lies in a list / tuple / set of values,
+        or satisfies a callable)."""
+        mask = np.ones(self._n, dtype=bool)
+        for name, cond in conditions.items():
+            col = self[name]
+            if callable(cond):
+                m = np.array([bool(cond(v)) for v in col.tolist()], dtype=bool)
+            elif isinstance(cond, (list, tuple, set, frozenset)):
+                m = np.isin(col, list(cond))
+            else:
+                m = col == cond
+            mask &= np.asarray(m, dtype=bool)
+        return self._subset(mask)
+
+    def where(self, mask):
+        """Rows where a boolean mask of length ``len(self)`` is True."""
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (self._n,):
+            raise ValueError(f"mask must be a boolean array of shape ({self._n},), got {mask.dtype} {mask.shape}")
+        return self._subset(mask)
+
+    def sort(self, by=None):
+        """Rows sorted by the columns ``by`` (default: the key columns present)."""
+        if by is None:
+            by = [k for k in KEY_COLUMNS if k in self._cols]
+        elif isinstance(by, str):
+            by = [by]
+        if not by or self._n == 0:
+            return self._subset(slice(None))
+        keys = [self[k] for k in reversed(list(by))]
+        keys = [k.astype(str) if k.dtype == object else k for k in keys]
+        return self._subset(np.lexsort(keys))
+
+    def drop(self, *names):
+        """The table without the given columns (absent names are ignored)."""
+        new = self._subset(slice(None))
+        for n in names:
+            new._cols.pop(n, None)
+        return new
+
+    def with_column(self, name, values):
+        """A copy with a column added or replaced."""
+        values = list(values)
+        if len(values) != self._n:
+            raise ValueError(f"column {name!r} must have {self._n} values, got {len(values)}")
+        new = self._subset(slice(None))
+        new._cols[name] = _column(name, values)
+        return new
+
+    # -------------------------------------------------------------- comparison
+    def equals(self, other, *, ignore=("wall_time",), order=False):
+        """Same columns and values (NaN equals NaN), ignoring the columns ``ignore``.
+
+        With ``order=False`` (default) both tables are first sorted by their key columns.
+        """
+        if not isinstance(other, RunTable):
+            return False
+        a, b = self.drop(*ignore), other.drop(*ignore)
+        if set(a.columns) != set(b.columns) or len(a) != len(b):
+            return False
+        if not order:
+            a, b = a.sort(), b.sort()
+        for k in a.columns:
+            x, y = a[k], b[k]
+            if x.dtype != y.dtype:
+                return False
+            if x.dtype == np.float64:
+                if not np.array_equal(x, y, equal_nan=True):
+                    return False
+            elif not np.array_equal(x, y):
+                return False
+        return True
+
+    def __repr__(self):
+        head = f"RunTable({self._n} runs, columns={list(self._cols)}"
+        if "kind" in self._cols and self._n:
+            kinds = {k: int(np.sum(self._cols['kind'] == k)) for k in self.unique("kind")}
+            head += f", kinds={kinds}"
+        return head + ")"
+
+    # -------------------------------------------------------------- writing
+    def to_csv(self, path):
+        """Write a CSV file (floats written exactly, NaN as ``nan``), atomically."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.columns)
+        for rec in self.to_records():
+            w.writerow([repr(v) if isinstance(v, float) else v for v in rec.values()])
+        _atomic_write(path, buf.getvalue().encode())
+
+    def to_json(self, path):
+        """Write a JSON list of records (NaN as null, infinities as "inf" / "-inf"), atomically."""
+        text = json.dumps([_jsonable(r) for r in self.to_records()], allow_nan=False, indent=0)
+        _atomic_write(path, (text + "\n").encode())
+
+    def to_jsonl(self, path):
+        """Write JSON lines, one record per line, atomically."""
+        text = "".join(json.dumps(_jsonable(r), allow_nan=False) + "\n" for r in self.to_records())
+        _atomic_write(path, text.encode())
+
+    def to_npz(self, path):
+        """Write the columns to an ``.npz`` (strings as fixed-width unicode; no pickles)."""
+        arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in self._cols.items()}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        _atomic_write(path, buf.getvalue())
+
+    @classmethod
+    def from_csv(cls, path, *, strict=False):
+        """Read a CSV file written by :meth:`to_csv` (or any CSV with a header row)."""
+        text = _read_text(path)
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n") and len(lines) > 1:
+            rows_last = next(csv.reader([lines[-1]]))
+            header = next(csv.reader([lines[0]]))
+            if len(rows_last) != len(header):
+                warnings.warn(f"{path}: ignoring a truncated last line", RuntimeWarning, stacklevel=2)
+                text = "".join(lines[:-1])
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path}: empty CSV file (no header row)") from None
+        if len(set(header)) != len(header):
+            raise ValueError(f"{path}: duplicate column names in the header {header}")
+        records = []
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{path}, line {lineno}: {len(row)} fields, the header has {len(header)} "
+                                 "(corrupt file)")
+            records.append({h: (None if v == "" and COLUMN_TYPES.get(h) is not str else v)
+                            for h, v in zip(header, row)})
+        return cls(records, strict=strict, _where=f"{path}: ")
+
+    @classmethod
+    def from_json(cls, path, *, strict=False):
+        """Read a JSON list of records, a JSON dict of columns, or JSON lines (``.jsonl``)."""
+        text = _read_text(path)
+        if os.fspath(path).endswith(".jsonl"):
+            records, _ = parse_jsonl(text, path)
+            return cls(records, strict=strict, _where=f"{path}: ")
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: corrupt or truncated JSON ({exc})") from None
+        if isinstance(obj, dict):
+            return cls.from_columns(obj, strict=strict)
+        if not isinstance(obj, list):
+            raise ValueError(f"{path}: expected a JSON list of records or a dict of columns")
+        return cls(obj, strict=strict, _where=f"{path}: ")
+
+    @classmethod
+    def from_npz(cls, path, *, strict=False):
+        """Read an ``.npz`` written by :meth:`to_npz` (``allow_pickle=False``)."""
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                columns = {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise ValueError(f"{path}: corrupt or truncated .npz ({exc})") from None
+        columns = {k: (v.astype(object) if v.dtype.kind == "U" else v) for k, v in columns.items()}
+        return cls.from_columns(columns, strict=strict)
+
+
+# ---------------------------------------------------------------------- helpers
+def _jsonable(rec):
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def _atomic_write(path, data):
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+
+
+def parse_jsonl(text, path="<jsonl>"):
+    """Records of a JSON-lines text.
+
+    A last line without its newline that does not parse is a record cut short by a kill:
+    it is ignored with a warning and returned as the second value. Any other line that is
+    not a JSON object raises a ValueError naming the line.
+
+    Returns
+    -------
+    records : list of dict
+    partial : str or None
+        The ignored truncated tail.
+    """
+    records = []
+    partial = None
+    lines = text.split("\n")
+    last = len(lines) - 1  # text ending in "\n" gives a final empty string
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if i == last:
+                warnings.warn(f"{path}: ignoring a truncated last line ({len(line)} bytes)",
+                              RuntimeWarning, stacklevel=3)
+                partial = line
+                continue
+            raise ValueError(f"{path}, line {i + 1}: corrupt record ({exc}); the other records are "
+                             "intact: fix or remove this line") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}, line {i + 1}: expected a JSON object, got {type(rec).__name__}")
+        records.append(rec)
+    return records, partial
+
+
+_FLOAT_RE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)"
+# "0.93", "[0.93]", "DeviceArray(0.93, dtype=float32)", "tensor(0.93)", "Array([0.93], dtype=float32)"
+_WRAPPED = re.compile(r"\s*(?:[A-Za-z_][\w.]*\(\s*)?\[*\s*(" + _FLOAT_RE + r")\s*\]*\s*(?:,\s*dtype=[\w.]+)?\)?\s*",
+                      re.IGNORECASE)
+
+
+def _parse_number(v, key, i):
+    """A float from a reference pickle's value: a number, a numpy scalar or 0-d / 1-element
+    array, or a string such as ``"0.93"``, ``"[0.93]"`` or ``"DeviceArray(0.93, dtype=float32)"``."""
+    try:
+        return _to_float(v)
+    except (ValueError, TypeError):
+        pass
+    if isinstance(v, str):
+        m = _WRAPPED.fullmatch(v)
+        if m:
+            return float(m.group(1))
+    raise ValueError(f"reference pickle: data[{key!r}][{i}] = {v!r} is not a number")
+
+
+_REF_FLOAT = {
+    "full_train_loss": "train_loss", "full_train_acc": "train_acc", "best_train_acc": "best_train_acc",
+    "test_loss": "test_loss", "test_acc": "test_acc", "best_test_acc": "best_test_acc",
+    "train_loss": "batch_train_loss", "train_acc": "batch_train_acc", "abs_theta": "phi_norm",
+}
+
+
+def load_reference_pickle(path, *, strict=False):
+    r"""Runs from a result pickle of the paper's reference code (Larsen et al., 2022).
+
+    The pickle is a dict with keys ``model``, ``dataset``, ``epochs``, ``ds_to_explore``,
+    ``init_iters`` (burn-in steps; absent from lottery results, which have ``traj_steps``),
+    ``nnz``, ``full_d`` and ``data``, a dict of equal-length lists with ``d``, ``point_id``,
+    ``it``, ``abs_theta``, ``train_loss``, ``train_acc`` (last minibatch),
+    ``full_train_loss``, ``full_train_acc`` (whole training set), ``best_train_acc``,
+    ``test_loss``, ``test_acc``, ``best_test_acc``; numbers may be stored as strings.
+    It is read with a restricted unpickler (builtins and numpy arrays only): a pickle that
+    would run code raises :class:`pickle.UnpicklingError` and runs nothing.
+
+    Column mapping: ``point_id -> seed``, ``full_d -> D``, ``init_iters -> t``,
+    ``it -> steps``, ``full_train_loss -> train_loss``, ``full_train_acc -> train_acc``,
+    ``train_loss -> batch_train_loss``, ``train_acc -> batch_train_acc``,
+    ``abs_theta -> phi_norm``; ``kind`` is ``"lottery"`` for lottery results, else
+    ``"random"``; ``basis`` is ``"reference"``; ``status`` is ``"diverged"`` where the
+    training loss is NaN or infinite.
+    """
+    from ._safe_pickle import safe_load
+
+    obj = safe_load(path)
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected the reference format (a dict), got {type(obj).__name__}")
+    missing = [k for k in ("data", "full_d") if k not in obj]
+    if missing:
+        raise ValueError(f"{path}: not a reference result pickle, missing keys {missing}")
+    data = obj["data"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: 'data' must be a dict of lists, got {type(data).__name__}")
+    for k in ("d", "point_id"):
+        if k not in data:
+            raise ValueError(f"{path}: data has no {k!r} list")
+    n = len(data["d"])
+    lengths = {k: len(v) for k, v in data.items() if isinstance(v, (list, tuple, np.ndarray))}
+    bad = {k: m for k, m in lengths.items() if m != n}
+    if bad:
+        raise ValueError(f"{path}: data lists must all have length {n} (len(data['d'])), got {bad}")
+    lottery = "init_iters" not in obj and "traj_steps" in obj
+    t = 0 if lottery else _to_int(obj.get("init_iters", 0))
+    D = _to_int(_parse_number(obj["full_d"], "full_d", 0))
+    records = []
+    for i in range(n):
+        rec = {"kind": "lottery" if lottery else "random", "t": t,
+               "basis": "none" if lottery else "reference",
+               "d": _to_int(_parse_number(data["d"][i], "d", i)),
+               "seed": _to_int(_parse_number(data["point_id"][i], "point_id", i)), "D": D}
+        if "it" in data:
+            rec["steps"] = _to_int(_parse_number(data["it"][i], "it", i))
+        for src, dst in _REF_FLOAT.items():
+            if src in data:
+                rec[dst] = _parse_number(data[src][i], src, i)
+        if "nnz" in data:
+            rec["nnz"] = _to_int(_parse_number(data["nnz"][i], "nnz", i))
+        loss = rec.get("train_loss", 0.0)
+        rec["status"] = "ok" if math.isfinite(loss) else "diverged"
+        for k in ("model", "dataset"):
+            if k in obj:
+                rec[k] = _to_str(obj[k])
+        if "epochs" in obj:
+            rec["epochs"] = _to_int(obj["epochs"])
+        records.append(rec)
+    return RunTable(records, strict=strict, _where=f"{path}: ")
+
+
+def load_runs(path, *, strict=False):
+    """Load runs from a results store directory or a CSV, JSON, JSON-lines, .npz or reference pickle file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    strict : bool
+        Refuse columns not in :data:`COLUMN_TYPES` (default: keep them).
+
+    Returns
+    -------
+    RunTable
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        For an unknown file type, a corrupt file (naming the line where possible), or a
+        value of the wrong type in a known column. A truncated last line of a CSV or
+        JSON-lines file (a write cut short) is ignored with a warning.
+    pickle.UnpicklingError
+        For a pickle that refers to anything but builtins and numpy arrays.
+    """
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"{p} does not exist")
+    if os.path.isdir(p):
+        from .store import ResultStore
+
+        return ResultStore(p).table(strict=strict)
+    ext = os.path.splitext(p)[1].lower()
+    if ext == ".csv":
+        return RunTable.from_csv(p, strict=strict)
+    if ext in (".json", ".jsonl"):
+        return RunTable.from_json(p, strict=strict)
+    if ext == ".npz":
+        return RunTable.from_npz(p, strict=strict)
+    if ext in (".pkl", ".pickle"):
+        return load_reference_pickle(p, strict=strict)
+    raise ValueError(f"{p}: unknown file type {ext!r}; expected a store directory, .csv, .json, "
+                     ".jsonl, .npz or .pkl")

@@ -1,0 +1,268 @@
+r"""A results store: a directory of tidy files written incrementally and atomically.
+
+Layout::
+
+    store/
+        protocol.json     the sweep protocol (model, data, optimizer, steps, ...), written once
+        runs.jsonl        one JSON record per completed run, appended, flushed and fsynced
+        arrays/<run>.npz  optional per-run arrays (loss histories), written atomically
+        runs.jsonl.partial-<time>   a record cut short by a kill, set aside (if any)
+
+Every file is readable with the standard library or numpy (``numpy.load(...,
+allow_pickle=False)``). A sweep killed at any moment loses at most the runs in flight:
+
+* a record is one line, written with a single ``write`` then ``flush`` + ``os.fsync``;
+* a last line cut short (no newline, not valid JSON) is ignored on reading with a warning;
+  before the next append it is moved to ``runs.jsonl.partial-<time>`` (kept, not
+  deleted) and the file is truncated to its last complete record;
+* a complete line that is not valid JSON (damage from outside) raises a ValueError naming
+  the line and nothing is written until it is fixed;
+* ``protocol.json`` and ``.npz`` files are written to a temporary file, fsynced, then
+  renamed over the target (``os.replace``), so they are either old or new, never partial.
+
+Runs are identified by their key (``kind, t, basis, d, seed``, see
+:data:`landscape.runs.KEY_COLUMNS`); a re-run skips the keys already stored. Only one
+process writes to a store at a time (an advisory ``fcntl`` lock where available).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+
+import numpy as np
+
+from .runs import KEY_COLUMNS, RunTable, _atomic_write, _jsonable, parse_jsonl
+
+__all__ = ["ResultStore", "run_key", "run_id"]
+
+
+def run_key(record):
+    """The tuple ``(kind, t, basis, d, seed)`` that identifies a run within a protocol."""
+    try:
+        return tuple(record[k] for k in KEY_COLUMNS)
+    except KeyError as exc:
+        raise ValueError(f"a run record needs the key columns {KEY_COLUMNS}, missing {exc}") from None
+
+
+def run_id(record):
+    """A file-name-safe identifier of a run, e.g. ``random-t0-orthonormal-d64-s3``."""
+    kind, t, basis, d, seed = run_key(record)
+    return f"{kind}-t{t}-{basis}-d{d}-s{seed}"
+
+
+def _canonical(obj):
+    """JSON round trip, so protocols compare equal whatever their Python types."""
+    return json.loads(json.dumps(_jsonable(obj) if isinstance(obj, dict) else obj, sort_keys=True))
+
+
+class ResultStore:
+    r"""A directory holding the runs of one protocol.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory (created if needed).
+    protocol : dict, optional
+        The protocol of the runs to store. A new store records it in ``protocol.json``;
+        an existing one must have the same protocol, else a ValueError lists the
+        differences (results of different protocols are never mixed). None: use the
+        stored protocol, if any.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from landscape.store import ResultStore
+    >>> store = ResultStore(tempfile.mkdtemp(), protocol={"steps": 100})
+    >>> store.append({"kind": "random", "t": 0, "basis": "orthonormal", "d": 4, "seed": 0,
+    ...               "train_acc": 0.5})
+    >>> len(store.table())
+    1
+    """
+
+    def __init__(self, path, protocol=None):
+        self.path = os.fspath(path)
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ValueError(f"store path {self.path} exists and is not a directory")
+        os.makedirs(self.path, exist_ok=True)
+        self.runs_path = os.path.join(self.path, "runs.jsonl")
+        self.protocol_path = os.path.join(self.path, "protocol.json")
+        self.arrays_path = os.path.join(self.path, "arrays")
+        self._lock_fh = None
+        stored = self._read_protocol()
+        if protocol is not None:
+            if not isinstance(protocol, dict):
+                raise TypeError(f"protocol must be a dict, got {type(protocol).__name__}")
+            protocol = _canonical(protocol)
+            if stored is None:
+                _atomic_write(self.protocol_path, (json.dumps(protocol, indent=1, sort_keys=True) + "\n").encode())
+            elif stored != protocol:
+                diff = sorted(k for k in set(stored) | set(protocol) if stored.get(k) != protocol.get(k))
+                details = "; ".join(f"{k}: stored {stored.get(k)!r}, new {protocol.get(k)!r}" for k in diff)
+                raise ValueError(f"store {self.path} holds runs of another protocol ({details}); "
+                                 "use another directory to keep both")
+            stored = protocol
+        self.protocol = stored
+
+    # ------------------------------------------------------------------ protocol
+    def _read_protocol(self):
+        if not os.path.exists(self.protocol_path):
+            return None
+        try:
+            with open(self.protocol_path, encoding="utf-8") as fh:
+                obj = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{self.protocol_path}: corrupt protocol file ({exc}); the runs in "
+                             "runs.jsonl are untouched") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"{self.protocol_path}: expected a JSON object")
+        return obj
+
+    # ------------------------------------------------------------------ records
+    def _read(self):
+        if not os.path.exists(self.runs_path):
+            return [], None
+        with open(self.runs_path, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # a kill mid-write of a multi-byte character: only the tail can be affected
+            cut = raw.rfind(b"\n") + 1
+            text = raw[:cut].decode("utf-8", errors="strict") + raw[cut:].decode("utf-8", errors="replace")
+        return parse_jsonl(text, self.runs_path)
+
+    def records(self):
+        """The stored records (a list of dicts), in the order they were written.
+
+        A record whose key appears earlier too is dropped with a warning (the first wins).
+        """
+        records, _ = self._read()
+        seen, out = set(), []
+        for rec in records:
+            key = run_key(rec)
+            if key in seen:
+                warnings.warn(f"{self.runs_path}: duplicate run {key}; keeping the first record",
+                              RuntimeWarning, stacklevel=2)
+                continue
+            seen.add(key)
+            out.append(rec)
+        return out
+
+    def completed_keys(self):
+        """The set of run keys already stored."""
+        return {run_key(r) for r in self.records()}
+
+    def table(self, *, strict=False):
+        """The stored runs as a :class:`~landscape.runs.RunTable`."""
+        return RunTable(self.records(), strict=strict, _where=f"{self.runs_path}: ")
+
+    def __len__(self):
+        return len(self.records())
+
+    def _repair_tail(self):
+        """Set aside a truncated last line so the next record starts on a fresh line."""
+        if not os.path.exists(self.runs_path):
+            return
+        with open(self.runs_path, "rb") as fh:
+            raw = fh.read()
+        if not raw or raw.endswith(b"\n"):
+            return
+        cut = raw.rfind(b"\n") + 1
+        tail = raw[cut:]
+        try:
+            rec = json.loads(tail.decode("utf-8"))
+            complete = isinstance(rec, dict)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            complete = False
+        if complete:  # a whole record whose newline was lost: keep it
+            with open(self.runs_path, "ab") as fh:
+                fh.write(b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            return
+        side = f"{self.runs_path}.partial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        _atomic_write(side, tail)
+        with open(self.runs_path, "r+b") as fh:
+            fh.truncate(cut)
+            fh.flush()
+            os.fsync(fh.fileno())
+        warnings.warn(f"{self.runs_path}: a truncated last record was moved to {side}",
+                      RuntimeWarning, stacklevel=3)
+
+    def append(self, record):
+        """Append one run record (a dict with the key columns), flushed and fsynced.
+
+        Non-finite floats are stored as ``null`` (NaN) or ``"inf"`` / ``"-inf"``.
+        """
+        if not isinstance(record, dict):
+            raise TypeError(f"record must be a dict, got {type(record).__name__}")
+        run_key(record)
+        line = json.dumps(_jsonable(record), allow_nan=False)
+        if "\n" in line:  # pragma: no cover - json.dumps never emits raw newlines
+            raise ValueError("a record must serialise to one line")
+        self._repair_tail()
+        with open(self.runs_path, "ab") as fh:
+            fh.write((line + "\n").encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # ------------------------------------------------------------------ arrays
+    def save_arrays(self, name, **arrays):
+        """Write ``arrays/<name>.npz`` atomically (numeric or fixed-width string arrays only)."""
+        if not name or os.sep in name or name.startswith("."):
+            raise ValueError(f"name must be a plain file name, got {name!r}")
+        os.makedirs(self.arrays_path, exist_ok=True)
+        clean = {}
+        for k, v in arrays.items():
+            a = np.asarray(v)
+            if a.dtype == object:
+                raise TypeError(f"array {k!r} has dtype object; .npz files here never hold pickles")
+            clean[k] = a
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **clean)
+        _atomic_write(os.path.join(self.arrays_path, f"{name}.npz"), buf.getvalue())
+
+    def load_arrays(self, name):
+        """Read ``arrays/<name>.npz`` (``allow_pickle=False``) into a dict of arrays."""
+        import zipfile
+
+        path = os.path.join(self.arrays_path, f"{name}.npz")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{path}: corrupt or truncated .npz ({exc})") from None
+
+    # ------------------------------------------------------------------ locking
+    def lock(self):
+        """Take the store's advisory write lock (raises if another process holds it)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self
+        fh = open(os.path.join(self.path, ".lock"), "a")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise RuntimeError(f"store {self.path} is in use by another process (sweep running?)") from None
+        self._lock_fh = fh
+        return self
+
+    def unlock(self):
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def __enter__(self):
+        return self.lock()
+
+    def __exit__(self, *exc):
+        self.unlock()
+
+    def __repr__(self):
+        return f"ResultStore({self.path!r}, {len(self)} runs)"

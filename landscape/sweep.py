@@ -1,0 +1,482 @@
+r"""Sweeps of subspace training over d, seeds, burn-in t and subspace kind.
+
+:func:`sweep` runs :func:`landscape.training.train_in_subspace` (and the full-space
+baseline) for every combination, through any :class:`concurrent.futures.Executor`, and
+writes each completed run to a results store (:class:`landscape.store.ResultStore`) as soon
+as it finishes. A killed sweep loses at most the runs in flight; running it again executes
+only the missing runs.
+
+Executors
+---------
+* default: a :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start
+  method and one worker per CPU (model and data are sent once per worker);
+* ``executor="serial"`` (or :class:`SerialExecutor`): in this process, one run at a time;
+* any other Executor, e.g. a Dask cluster: ``distributed.Client(...).get_executor()``
+  (Dask is an optional extra, ``pip install 'dof-geometry[dask]'``). Model and data are
+  then sent with every task; pass ``data`` as a picklable zero-argument callable
+  (``functools.partial(load_fashion_mnist, n_train=10000)``) to load it on the workers
+  instead (cached per worker process).
+
+Reproducibility: a run's randomness comes only from its seed (see
+:mod:`landscape.training`), and each run computes with a single BLAS thread (through
+``threadpoolctl`` when installed: it comes with scikit-learn; without it, set
+``OMP_NUM_THREADS=1`` for bitwise equality across executors), so the results for a
+given seed are identical whatever the executor and the number of workers.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import Executor, Future
+
+import numpy as np
+
+from geometry._validation import check_int
+
+from .data import Dataset
+from .optim import make_optimizer
+from .runs import KEY_COLUMNS, RunTable
+from .store import ResultStore, run_id, run_key
+from .training import SUBSPACE_TRAINING_KINDS, _BASIS_CODES, train_full, train_in_subspace
+
+__all__ = ["sweep", "SerialExecutor", "sweep_protocol", "digits_experiment", "DigitsExperiment"]
+
+
+# ---------------------------------------------------------------------- executors
+class SerialExecutor(Executor):
+    """An Executor that runs each task in the calling process when it is submitted."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+# ---------------------------------------------------------------------- worker side
+_WORKER = {}
+_DATA_CACHE = {}
+
+
+def _init_worker(model, data):
+    """ProcessPoolExecutor initializer: keep model and data for the tasks of this worker."""
+    _WORKER["model"] = model
+    _WORKER["data"] = data
+
+
+def _resolve_data(data):
+    if isinstance(data, Dataset):
+        return data
+    import pickle
+
+    key = pickle.dumps(data)
+    hit = _DATA_CACHE.get(key)
+    if hit is None:
+        hit = data()
+        if not isinstance(hit, Dataset):
+            raise TypeError(f"the data callable must return a Dataset, got {type(hit).__name__}")
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = hit
+    return hit
+
+
+def _single_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _run_task(task):
+    """Run one sweep task (top-level so that every executor can pickle it).
+
+    ``task = (model, data, key, options)``; model and data are None when the worker
+    holds them (process pool initializer). Returns ``(record, history)``.
+    """
+    model, data, key, options = task
+    if model is None:
+        model, data = _WORKER["model"], _WORKER["data"]
+    data = _resolve_data(data)
+    kind, t, basis, d, seed = key
+    with _single_thread():
+        if kind == "full":
+            opts = dict(options)
+            full_lr = opts.pop("full_lr")
+            if full_lr is not None:
+                opts["lr"] = full_lr
+            res = train_full(model, data, seed=seed, **opts)
+        else:
+            res = train_in_subspace(model, data, d, kind=kind, burn_in=t,
+                                    basis=basis if kind == "random" else "orthonormal", seed=seed, **options)
+    record = res.record()
+    if run_key(record) != tuple(key):  # pragma: no cover - internal consistency
+        raise RuntimeError(f"run key mismatch: {run_key(record)} != {key}")
+    return record, res.history
+
+
+# ---------------------------------------------------------------------- progress
+class _Progress:
+    """A minimal progress bar on stderr (no dependency)."""
+
+    def __init__(self, total, enabled, label="sweep", stream=None):
+        self.total, self.enabled, self.label = total, bool(enabled) and total > 0, label
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last = 0.0
+        self._draw(force=True)
+
+    def update(self, n=1):
+        self.done += n
+        self._draw(force=self.done == self.total)
+
+    def _draw(self, force=False):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < 0.2:
+            return
+        self._last = now
+        width = 30
+        filled = int(width * self.done / self.total)
+        elapsed = now - self.start
+        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        eta_s = f", ~{eta:.0f} s left" if self.done and self.done < self.total else ""
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{self.done}/{self.total} runs, {elapsed:.1f} s{eta_s}   ")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------- the sweep
+def _as_list(x, name, *, minimum=0):
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        x = [x]
+    out = []
+    for v in x:
+        v = check_int(v, f"{name} entries", minimum=minimum)
+        if v not in out:
+            out.append(v)
+    if not out:
+        raise ValueError(f"{name} must not be empty (an empty sweep has nothing to run)")
+    return out
+
+
+def sweep_protocol(model, data, *, optimizer="adam", lr=1e-2, steps=300, batch_size=None,
+                   eval_every=None, full_lr=None):
+    """The protocol dict of a sweep (what must match for results to share a store)."""
+    opt = make_optimizer(optimizer, lr) if not hasattr(optimizer, "step") else make_optimizer(optimizer)
+    spec = model.spec() if hasattr(model, "spec") else repr(model)
+    return {
+        "model": spec, "model_repr": repr(model), "D": int(model.n_params),
+        "dataset": data.spec(), "optimizer": opt.spec(), "steps": int(steps),
+        "batch_size": int(batch_size or 0), "eval_every": int(eval_every or 0),
+        "full_lr": None if full_lr is None else float(full_lr),
+        "format": 1,
+    }
+
+
+def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="orthonormal",
+          optimizer="adam", lr=1e-2, steps=300, batch_size=None, eval_every=None, full_lr=None,
+          include_full=True, store=None, executor=None, max_workers=None, progress=True,
+          save_history=False):
+    r"""Train in subspaces for every (kind, burn-in t, d, seed), in parallel, resumably.
+
+    Parameters
+    ----------
+    model : model object
+        See :func:`landscape.training.train_full`; must be picklable for process executors.
+    data : Dataset or callable
+        The dataset, or a picklable zero-argument callable returning it (loaded once here
+        for the protocol, and on the workers).
+    ds : int or sequence of int
+        Training dimensions, each in [1, D].
+    seeds : int or sequence of int
+        ``n`` means seeds ``0, ..., n-1``. Runs with one seed share :math:`\theta_0`.
+    kinds : sequence of {"random", "lottery"}
+    burn_in : int or sequence of int
+        Burn-in steps t (0: subspaces through :math:`\theta_0`).
+    basis : {"orthonormal", "gaussian", "sparse", "fastfood"}
+        Random map of ``kind="random"``.
+    optimizer, lr, steps, batch_size, eval_every
+        Training protocol (see :func:`landscape.training.train_in_subspace`).
+    full_lr : float, optional
+        Learning rate of full-space training: the baseline, burn-in and the lottery
+        trajectory (default ``lr``).
+    include_full : bool
+        Add one full-space run per seed (``kind="full"``, ``d=D``), the baseline.
+    store : str, os.PathLike or ResultStore, optional
+        Results directory. Completed runs are appended as they finish; runs already there
+        are not run again. Its protocol must match this sweep's.
+    executor : Executor, "serial" or None
+        None: a process pool (``spawn``) of ``max_workers`` workers (default: CPU count),
+        shut down at the end. A given Executor is used and left running.
+    max_workers : int, optional
+    progress : bool
+        Progress bar on stderr.
+    save_history : bool
+        Also store each run's evaluation history in ``arrays/<run>.npz`` (needs ``store``).
+
+    Returns
+    -------
+    RunTable
+        The runs of this sweep's grid (from the store, including those done earlier),
+        sorted by kind, t, basis, d, seed. Columns: the protocol (``kind``, ``d``, ``D``,
+        ``t``, ``basis``, ``seed``, ``optimizer``, ``lr``, ``steps``, ``batch_size``, ...)
+        and the metrics of :class:`landscape.training.TrainingResult`.
+
+    Raises
+    ------
+    ValueError
+        Empty ``ds`` / ``seeds`` / ``kinds`` / ``burn_in``, d outside [1, D], a store of
+        another protocol.
+    RuntimeError
+        When a run raises: the runs completed so far are stored, the others cancelled.
+
+    Examples
+    --------
+    >>> from landscape.models import MLP
+    >>> from landscape.data import teacher_student
+    >>> data = teacher_student(60, 0, n_features=3, n_classes=2, hidden=0, seed=1000)
+    >>> table = sweep(MLP([3, 2]), data, ds=[1, 4], seeds=2, steps=20, executor="serial",
+    ...               progress=False)
+    >>> len(table), table.unique("kind")
+    (6, ['full', 'random'])
+    """
+    data_obj = data if isinstance(data, Dataset) else None
+    if data_obj is None:
+        if not callable(data):
+            raise TypeError(f"data must be a Dataset or a zero-argument callable returning one, "
+                            f"got {type(data).__name__}")
+        data_obj = _resolve_data(data)
+    if not hasattr(model, "n_params"):
+        raise TypeError(f"model must have n_params (the model interface), got {type(model).__name__}")
+    D = int(model.n_params)
+    ds = _as_list(ds, "ds", minimum=1)
+    too_big = [d for d in ds if d > D]
+    if too_big:
+        raise ValueError(f"ds must be <= D = {D} (the number of parameters), got {too_big}")
+    seeds = _as_list(seeds if not isinstance(seeds, (int, np.integer)) or isinstance(seeds, bool)
+                     else range(check_int(seeds, "seeds", minimum=1)), "seeds", minimum=0)
+    burn_in = _as_list(burn_in, "burn_in", minimum=0)
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    kinds = list(dict.fromkeys(kinds))
+    if not kinds:
+        raise ValueError("kinds must not be empty")
+    for k in kinds:
+        if k not in SUBSPACE_TRAINING_KINDS:
+            raise ValueError(f"kinds must be among {SUBSPACE_TRAINING_KINDS}, got {k!r}")
+    if "random" in kinds and basis not in _BASIS_CODES:
+        raise ValueError(f"basis must be one of {tuple(_BASIS_CODES)}, got {basis!r}")
+    steps = check_int(steps, "steps", minimum=1)
+    if save_history and store is None:
+        raise ValueError("save_history=True needs a store")
+    # validates the protocol (optimizer, batch size, ...) before anything runs
+    protocol = sweep_protocol(model, data_obj, optimizer=optimizer, lr=lr, steps=steps,
+                              batch_size=batch_size, eval_every=eval_every, full_lr=full_lr)
+    opt_spec = dict(protocol["optimizer"])
+    options = dict(optimizer=opt_spec, lr=opt_spec.pop("lr"), steps=steps, batch_size=batch_size,
+                   eval_every=eval_every, full_lr=full_lr)
+
+    keys = []
+    if include_full:
+        keys += [("full", 0, "none", D, s) for s in seeds]
+    for kind in kinds:
+        b = basis if kind == "random" else "none"
+        keys += [(kind, t, b, d, s) for t in burn_in for d in ds for s in seeds]
+
+    if store is not None:
+        # a mismatching protocol raises here, before anything runs
+        store = ResultStore(store.path if isinstance(store, ResultStore) else store, protocol=protocol)
+    done = {}
+    if store is not None:
+        store.lock()
+        for rec in store.records():
+            done[run_key(rec)] = rec
+    try:
+        todo = [k for k in keys if k not in done]
+        results = _execute(model, data, todo, options, store, executor, max_workers, progress, save_history)
+    finally:
+        if store is not None:
+            store.unlock()
+    done.update(results)
+    return RunTable([done[k] for k in keys]).sort()
+
+
+def _cost(key, D):
+    kind, t, basis, d, seed = key
+    return D if kind == "full" else d
+
+
+def _execute(model, data, todo, options, store, executor, max_workers, progress, save_history):
+    results = {}
+    if not todo:
+        return results
+    D = int(model.n_params)
+    # expensive runs first: better load balance; the order does not change any result
+    todo = sorted(todo, key=lambda k: -_cost(k, D))
+    own = executor is None
+    ship = True
+    if executor == "serial":
+        executor = SerialExecutor()
+    elif executor is None:
+        n = max_workers or os.cpu_count() or 1
+        n = max(1, min(check_int(n, "max_workers", minimum=1), len(todo)))
+        executor = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_init_worker, initargs=(model, data))
+        ship = False
+    elif not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
+    bar = _Progress(len(todo), progress)
+    futures = {}
+    try:
+        for key in todo:
+            task = (model, data, key, options) if ship else (None, None, key, options)
+            futures[executor.submit(_run_task, task)] = key
+        for fut in cf.as_completed(futures):
+            key = futures[fut]
+            try:
+                record, history = fut.result()
+            except Exception as exc:
+                raise RuntimeError(f"run {dict(zip(KEY_COLUMNS, key))} failed: {type(exc).__name__}: {exc}; "
+                                   f"{len(results)} runs completed and stored") from exc
+            if store is not None:
+                if save_history:
+                    store.save_arrays(run_id(record), **history)
+                store.append(record)
+            results[key] = record
+            bar.update()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+            own = False
+        raise
+    finally:
+        bar.close()
+        if own:
+            executor.shutdown(wait=True)
+    return results
+
+
+# ---------------------------------------------------------------------- the digits experiment
+class DigitsExperiment:
+    r"""Result of :func:`digits_experiment`: the runs, the thresholds and the timing.
+
+    Attributes
+    ----------
+    table : RunTable
+    D : int
+    thresholds : dict
+        ``label -> ThresholdEstimate`` for ``"random"``, ``"burn-in t=..."`` and ``"lottery"``.
+    full_train_acc : float
+        Mean final training accuracy of the full-space baseline.
+    wall_time : float
+        Seconds.
+    metric, level : str, float
+    """
+
+    def __init__(self, table, D, thresholds, full_train_acc, wall_time, metric, level):
+        self.table, self.D, self.thresholds = table, D, thresholds
+        self.full_train_acc, self.wall_time = full_train_acc, wall_time
+        self.metric, self.level = metric, level
+
+    def summary(self):
+        """A few lines for a README."""
+        lines = [f"digits, MLP D = {self.D}: {len(self.table)} runs in {self.wall_time:.0f} s; "
+                 f"full-space {self.metric} = {self.full_train_acc:.3f}; success: {self.metric} >= {self.level}"]
+        for label, est in self.thresholds.items():
+            lines.append(f"  d* {label:>14}: {est.value:8.1f}   95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]   between tested d {est.bracket}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"DigitsExperiment(D={self.D}, runs={len(self.table)}, wall_time={self.wall_time:.1f})"
+
+
+def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=None, steps=300,
+                      batch_size=128, optimizer="momentum", lr=0.3, full_lr=None, level=0.98,
+                      metric="train_acc",
+                      store=None, executor=None, max_workers=None, progress=True, data_seed=0,
+                      threshold_method="interpolate", n_bootstrap=1000):
+    r"""The acceptance experiment: random, burn-in and lottery subspaces of a small MLP on digits.
+
+    Trains ``MLP([64, *hidden, 10])`` on scikit-learn's digits (needs the ``[sklearn]``
+    extra) in random subspaces through :math:`\theta_0`, random subspaces through
+    :math:`\theta_t` (burn-in), and lottery subspaces, for every d in ``ds`` and every seed,
+    with SGD + momentum 0.9 (on :math:`\phi` and in full space), then estimates :math:`d^*`
+    for ``metric >= level``. (Adam on :math:`\phi` normalises every coordinate, so in a
+    lottery subspace it pushes :math:`\phi` along the weak trailing directions as hard as
+    along the top ones, and success stops being monotone in d; momentum does not.)
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer widths (default (32,): D = 2410).
+    ds : sequence of int, optional
+        Default: powers of two up to D.
+    seeds : int
+    burn_in : int
+        Burn-in steps t.
+    lottery_ds : sequence of int, optional
+        Default: the powers of two up to ``min(D, 256)``.
+    steps, batch_size, optimizer, lr, full_lr
+        Training protocol: ``lr`` for :math:`\phi`, ``full_lr`` for the full-space runs
+        (baseline, burn-in, lottery trajectory).
+    level, metric
+        Success criterion.
+    store, executor, max_workers, progress
+        See :func:`sweep`.
+    data_seed : int
+        Seed of the train/test split.
+    threshold_method : {"interpolate", "logistic"}
+    n_bootstrap : int
+
+    Returns
+    -------
+    DigitsExperiment
+    """
+    from .data import load_digits
+    from .models import MLP
+    from .thresholds import threshold_dimension
+
+    data = load_digits(seed=data_seed)
+    model = MLP([data.n_features, *hidden, data.n_classes])
+    D = model.n_params
+    if ds is None:
+        ds = [2 ** k for k in range(int(math.log2(D)) + 1)]
+    if lottery_ds is None:
+        lottery_ds = [2 ** k for k in range(int(math.log2(min(D, 256))) + 1)]
+    common = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, full_lr=full_lr,
+                  executor=executor,
+                  max_workers=max_workers, progress=progress, store=store)
+    t0 = time.perf_counter()
+    random_burn = sweep(model, data, ds, seeds, kinds=("random",), burn_in=(0, burn_in), **common)
+    lottery = sweep(model, data, lottery_ds, seeds, kinds=("lottery",), burn_in=(0,), include_full=True,
+                    **common)
+    wall = time.perf_counter() - t0
+    table = RunTable.concat([random_burn, lottery.select(kind="lottery")]).sort()
+    thresholds = {}
+    for label, where in (("random", dict(kind="random", t=0)),
+                         (f"burn-in t={burn_in}", dict(kind="random", t=burn_in)),
+                         ("lottery", dict(kind="lottery", t=0))):
+        thresholds[label] = threshold_dimension(table, metric, level, method=threshold_method,
+                                                n_bootstrap=n_bootstrap, seed=0, **where)
+    full = table.select(kind="full")[metric]
+    return DigitsExperiment(table, D, thresholds, float(np.mean(full)), wall, metric, level)
