@@ -235,7 +235,7 @@ def _hook(obj, name, G):
 
 
 def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_samples=False,
-                   batch_size=None):
+                   batch_size=None, center=True):
     r"""Gaussian width :math:`w(T) = E\sup_{x\in T}\langle g, x\rangle`, :math:`g \sim N(0, I_D)`.
 
     For a cone, the width of its unit directions :math:`K \cap S^{D-1}`; then ALMT gives
@@ -244,7 +244,7 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
     Monte Carlo: with :math:`c` = ``T.reference_point``, the samples are
     :math:`h_T(g_i) - \langle g_i, c\rangle` (same mean, less variance), each a
     ``T.radius``-Lipschitz function of :math:`g_i` (recorded as ``lipschitz``, enabling
-    ``est.ci(kind="concentration")``). A cone's hook ``_sample_sphere_support(n, rng)``
+    ``est.ci(kind="concentration")``); ``center=False`` keeps :math:`h_T(g_i)`. A cone's hook ``_sample_sphere_support(n, rng)``
     is used when present and ``G`` is None. For cones the result also carries
     ``extra["mean_projection_norm"]``, the estimate of :math:`E\|\Pi_K g\| \ge w` (the
     mean of :math:`\max(h(g_i), 0)`), with ``extra["mean_projection_norm_stderr"]``.
@@ -266,6 +266,12 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
         Store the per-sample values in ``Estimate.samples``.
     batch_size : int, optional
         Rows per batch (default: about 4 million Gaussian entries per batch).
+    center : bool
+        Subtract :math:`\langle g_i, c\rangle`. Pass False for paired comparisons
+        (same ``G``) of sets with different reference points: the raw samples
+        :math:`h_T(g_i)` are ordered like the sets (:math:`S \subset T \Rightarrow
+        h_S(g) \le h_T(g)`), the centred ones need not be. Centring never changes what
+        is estimated, only the variance.
 
     Returns
     -------
@@ -287,6 +293,8 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
     """
     if not isinstance(T, Set):
         raise TypeError(f"T must be a geometry.Set (a set or a cone), got {type(T).__name__}")
+    if not isinstance(center, (bool, np.bool_)):
+        raise TypeError(f"center must be True or False, got {center!r}")
     n_samples, rng, batch_size, G = _check_common(n_samples, method, seed, batch_size, G, T.dim)
     if G is None and method != "monte-carlo":
         exact = _exact_width(T)
@@ -297,7 +305,7 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
 
     hook = _hook(T, "_sample_sphere_support", G) if isinstance(T, ConvexCone) else None
     ref = np.asarray(T.reference_point, dtype=np.float64)
-    centre = hook is None and bool(np.any(ref != 0))
+    centre = bool(center) and hook is None and bool(np.any(ref != 0))
     parts = []
     for batch in _batches(n_samples, T.dim, rng, G, batch_size, hook):
         if hook is not None:
