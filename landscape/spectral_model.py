@@ -38,6 +38,9 @@ from geometry._validation import as_float_array, check_int, check_positive
 
 __all__ = ["SpectralModel"]
 
+#: theta0 counts as inside S(eps) when L(theta0) - L* <= (eps - L*) (1 + this), as in geometry
+_INSIDE_RTOL = 1e-9
+
 
 def _check_min_loss(min_loss):
     if isinstance(min_loss, bool) or not isinstance(min_loss, numbers.Real) or not np.isfinite(min_loss):
@@ -323,11 +326,27 @@ class SpectralModel:
         -------
         geometry.EllipsoidalCone (with multiplicities), or ``geometry.Sphere(D)`` when
         :math:`\theta_0` already lies in :math:`S(\epsilon)` (every subspace succeeds).
+        The cone's coordinates are those of :meth:`expand`: one block per group, the
+        group's offset on the block's first axis. Sampling its statistical dimension costs
+        O(n_groups) per sample, whatever D.
+
+        Examples
+        --------
+        >>> from geometry import statistical_dimension
+        >>> from landscape.spectral_model import SpectralModel
+        >>> model = SpectralModel([1.0, 1e-3], [10, 990], [3.0, 1.0])
+        >>> K = model.cone(0.5)
+        >>> K.dim, K.n_groups
+        (1000, 2)
+        >>> delta = statistical_dimension(K, 2000, seed=0)
+        >>> bool(900 < delta.value < 1000)
+        True
         """
         level = self._level(eps)
         from geometry import Sphere
 
-        if self.loss_at_theta0 - self.min_loss <= level:
+        # theta0 in S(eps) (up to the tolerance of geometry.EllipsoidalCone): every direction
+        if 0.5 * np.sum(self.eigenvalues * self.offsets ** 2) <= level * (1.0 + _INSIDE_RTOL):
             return Sphere(self.D)
         return _grouped_cone(self.eigenvalues, self.multiplicities, self.offsets, level)
 
@@ -340,7 +359,12 @@ class SpectralModel:
 
 
 def _grouped_cone(eigenvalues, multiplicities, offsets, level):
-    """geometry.EllipsoidalCone of a grouped spectrum (H1's constructor)."""
+    r"""geometry.EllipsoidalCone of a grouped spectrum.
+
+    Its ambient coordinates are blocks, one per group, whose first axis is the direction
+    of :math:`\theta_0 - \theta^*` within the group (the layout of :meth:`SpectralModel.expand`):
+    the centre seen from :math:`\theta_0` is :math:`\theta^* - \theta_0 = -b_g` there.
+    """
     from geometry import EllipsoidalCone
 
-    return EllipsoidalCone(eigenvalues, offsets, level, multiplicities=multiplicities)
+    return EllipsoidalCone.from_quadratic(eigenvalues, -offsets, level, multiplicities=multiplicities)

@@ -155,10 +155,53 @@ def test_grouped_cone_matches_ungrouped_cone():
     K_grouped = grouped.cone(eps)
     K_full = well.cone(theta0, eps)
     assert K_grouped.dim == K_full.dim == 2000
-    a = statistical_dimension(K_grouped, 4000, seed=0)
-    b = statistical_dimension(K_full, 1000, seed=1)
+    a = statistical_dimension(K_grouped, 4000, seed=0)  # O(20) per sample (sampling hook)
+    # explicit Gaussians: projections in all 2000 coordinates
+    b = statistical_dimension(K_full, G=np.random.default_rng(1012).standard_normal((500, 2000)))
     assert abs(a.value - b.value) < 4 * np.hypot(a.stderr, b.stderr), (a, b)
     assert 0 < a.value < 2000
+
+
+def householder_to(u):
+    """Orthogonal symmetric matrix mapping e_1 to the unit vector u."""
+    w = -u.copy()
+    w[0] += 1.0
+    nw = w @ w
+    Q = np.eye(u.size)
+    if nw > 1e-30:
+        Q -= 2.0 * np.outer(w, w) / nw
+    return Q
+
+
+def test_grouped_cone_equals_ungrouped_cone_on_shared_gaussians():
+    """K_full = Q K_grouped for a block rotation Q taking each group's first axis to the
+    direction of theta0 - theta* in that eigenspace: ||Pi g||^2 agrees sample by sample."""
+    from geometry import EllipsoidalCone
+
+    well, theta0, values = twenty_level_well(D=400, seed=1010)
+    lam, b = well.eigenvalues, well.eigen_offset(theta0)
+    eps = 0.05 * well.loss(theta0)
+    grouped = SpectralModel.from_spectrum(lam, b, merge=True)
+    K_grouped = grouped.cone(eps)
+    K_full = EllipsoidalCone.from_quadratic(lam, -b, eps)  # one radius per coordinate
+    D = well.dim
+    Q = np.zeros((D, D))
+    start = 0
+    for value, m in zip(grouped.eigenvalues, grouped.multiplicities):
+        idx = np.flatnonzero(lam == value)
+        assert idx.size == m
+        Q[np.ix_(idx, np.arange(start, start + m))] = householder_to(b[idx] / np.linalg.norm(b[idx]))
+        start += m
+    np.testing.assert_allclose(Q.T @ Q, np.eye(D), atol=1e-12)
+    G = np.random.default_rng(1011).standard_normal((200, D))
+    full = K_full.squared_projection_norms(G)
+    np.testing.assert_allclose(K_grouped.squared_projection_norms(G @ Q), full, rtol=1e-8, atol=1e-9)
+    # and the expanded model's layout is the grouped cone's
+    lam_x, b_x = grouped.expand()
+    K_x = EllipsoidalCone.from_quadratic(lam_x, -b_x, eps)
+    np.testing.assert_allclose(K_x.squared_projection_norms(G), K_grouped.squared_projection_norms(G),
+                               rtol=1e-8, atol=1e-9)
+    assert np.unique(full).size == full.size and full.max() > 0
 
 
 def test_ten_million_parameters_in_seconds():
@@ -175,7 +218,7 @@ def test_ten_million_parameters_in_seconds():
     rng = np.random.default_rng(1009)
     mult = rng.multinomial(D - 50, np.full(50, 1 / 50)) + 1
     big = SpectralModel(np.geomspace(1e-4, 10.0, 50), mult, rng.uniform(0.0, 1.0, 50) * 30)
-    est = statistical_dimension(big.cone(0.01), 2000, seed=3)
+    est = statistical_dimension(big.cone(0.01), 500, seed=3)
     assert 0 < est.value < D
     assert time.perf_counter() - t0 < 30
 
