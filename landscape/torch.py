@@ -126,6 +126,9 @@ class TorchModel:
         params = list(module.named_parameters())
         if not params:
             raise ValueError("module has no parameters")
+        devices = {p.device.type for _, p in params}
+        if devices != {"cpu"}:
+            raise ValueError(f"module parameters must be on the CPU (numpy in and out), got devices {sorted(devices)}")
         if isinstance(loss, str):
             if loss not in _LOSSES:
                 raise ValueError(f"loss must be one of {_LOSSES} or a callable, got {loss!r}")

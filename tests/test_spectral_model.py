@@ -160,6 +160,12 @@ def test_grouped_cone_matches_ungrouped_cone():
     b = statistical_dimension(K_full, G=np.random.default_rng(1012).standard_normal((500, 2000)))
     assert abs(a.value - b.value) < 4 * np.hypot(a.stderr, b.stderr), (a, b)
     assert 0 < a.value < 2000
+    # the model plugs into the predictions (landscape.predict calls model.cone(eps))
+    from landscape.predict import predicted_threshold
+
+    pred = predicted_threshold(grouped, eps=eps, n_samples=2000, seed=5)
+    assert pred.D == 2000
+    assert abs(pred.kinematic - (2000 - b.value)) < 4 * np.hypot(pred.kinematic_stderr, b.stderr)
 
 
 def householder_to(u):
