@@ -226,8 +226,8 @@ class SuccessCurvePrediction:
     probability : ndarray
         :math:`2\sum_{j\ \mathrm{odd}}\hat\nu_{D-d+j}` from the estimated intrinsic volumes.
     band : (ndarray, ndarray)
-        Pointwise 5%-95% band over bootstrap resamples of the projection samples
-        (Monte Carlo uncertainty of the volumes).
+        Pointwise 5%-95% band over bootstrap refits on resamples of the projection
+        samples (Monte Carlo uncertainty of the volumes, not the smoothing bias).
     threshold : ThresholdPrediction
     volumes : ndarray of shape (D + 1,)
     """
@@ -245,7 +245,7 @@ class SuccessCurvePrediction:
 
 
 def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples=2000, seed=None,
-                            method="em", n_bootstrap=20, confidence=0.9, eta=0.1):
+                            method="auto", n_bootstrap=20, confidence=0.9, eta=0.1):
     r"""Predict the whole curve :math:`P_s(d)` from the kinematic formula.
 
     The conic intrinsic volumes :math:`\nu_j(K)` are estimated from samples of
@@ -262,10 +262,10 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
         Subspace dimensions; default a grid of 50 values.
     n_samples : int
     seed : int, Generator or None
-    method : {"em", "nnls"}
-        Estimator of the intrinsic volumes.
+    method : {"auto", "em", "nnls"}
+        Estimator of the intrinsic volumes (``"auto"``: exact where known, else EM).
     n_bootstrap : int
-        Number of bootstrap refits for the band (0 to skip).
+        Number of bootstrap refits for the band (0 or 1 to skip).
 
     Returns
     -------
@@ -288,9 +288,8 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
         raise ValueError(f"ds must lie in [0, D] = [0, {D}], got range [{ds.min()}, {ds.max()}]")
     vol = intrinsic_volumes(K, n_samples, seed=rng, method=method)
     prob = np.asarray(vol.success_probability(ds), dtype=float)
-    if n_bootstrap > 0 and getattr(vol, "pairs", None) is not None:
-        curves = [np.asarray(vol.bootstrap(rng).success_probability(ds), float) for _ in range(n_bootstrap)]
-        band = (np.quantile(curves, 0.05, axis=0), np.quantile(curves, 0.95, axis=0))
+    if n_bootstrap >= 2:
+        band = vol.success_band(ds, n_bootstrap=n_bootstrap, level=0.9, seed=rng)
     else:
         band = (prob.copy(), prob.copy())
     thr = _one_prediction(K, eps, n_samples, rng, check_probability(confidence, "confidence"),

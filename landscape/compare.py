@@ -1,0 +1,259 @@
+r"""Theory meets experiment: predicted thresholds for trained models beside measured ones.
+
+:func:`predict_threshold` turns a :class:`landscape.spectral_model.SpectralModel` (the
+quadratic model of the loss around a trained :math:`\theta^*`, seen from :math:`\theta_0`)
+into predicted thresholds :math:`d^*(\epsilon)` for several loss levels at once.
+:func:`compare` sets them beside the thresholds measured by subspace-training sweeps
+(:func:`landscape.thresholds.threshold_dimension`), for random and burn-in subspaces
+(burn-in moves :math:`\theta_0` to :math:`\theta_t`, so it needs its own prediction).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+
+from geometry._validation import as_float_array, check_int
+
+from .predict import predicted_success_curve, predicted_threshold
+
+__all__ = ["PredictionTable", "predict_threshold", "Comparison", "compare"]
+
+
+class PredictionTable:
+    r"""Predicted thresholds for several loss levels (one :class:`ThresholdPrediction` each).
+
+    Attributes
+    ----------
+    predictions : list of ThresholdPrediction
+    curves : list of SuccessCurvePrediction or None
+        Predicted :math:`P_s(d)` curves, when requested.
+    min_loss : float
+        :math:`L(\theta^*)`.
+    label : str
+        What the predictions are for (e.g. ``"random, t=0"``).
+    """
+
+    def __init__(self, predictions, curves=None, *, min_loss=0.0, label=""):
+        self.predictions = list(predictions)
+        self.curves = None if curves is None else list(curves)
+        self.min_loss = float(min_loss)
+        self.label = label
+
+    @property
+    def eps(self):
+        """The loss levels, an array."""
+        return np.array([p.eps for p in self.predictions], dtype=float)
+
+    @property
+    def kinematic(self):
+        r""":math:`D - \delta` for each level."""
+        return np.array([p.kinematic for p in self.predictions])
+
+    @property
+    def gordon(self):
+        """Gordon lower bounds for each level."""
+        return np.array([p.gordon for p in self.predictions])
+
+    def rows(self):
+        """One flat dict per level."""
+        out = []
+        for p in self.predictions:
+            row = {"label": self.label, "min_loss": self.min_loss, **p.as_dict()}
+            row["eps_above_min"] = p.eps - self.min_loss
+            out.append(row)
+        return out
+
+    def __len__(self):
+        return len(self.predictions)
+
+    def __repr__(self):
+        body = "; ".join(f"eps={p.eps:.4g}: D-delta={p.kinematic:.1f}±{p.kinematic_stderr:.1g}, "
+                         f"Gordon>={p.gordon}" for p in self.predictions)
+        return f"PredictionTable({self.label!r}: {body})"
+
+
+def predict_threshold(model, eps, *, ds=None, n_samples=2000, seed=None, confidence=0.9, eta=0.1,
+                      label=""):
+    r"""Predicted threshold training dimensions of a trained model for several loss levels.
+
+    For each level :math:`\epsilon` (absolute, above :math:`L^* = L(\theta^*)`) the
+    sub-level set of the quadratic model is an ellipsoid with semi-axes
+    :math:`r_g = \sqrt{2(\epsilon - L^*)/\lambda_g}`; from :math:`\theta_0` its cone of
+    directions gives
+
+    .. math:: d^*_{\mathrm{kin}} = D - \delta(K_\epsilon), \qquad
+              d^*_{\mathrm{Gordon}} \text{ from } w(K_\epsilon \cap S^{D-1}),
+
+    and, with ``ds``, the whole curve :math:`P_s(d)` from the kinematic formula. Eigenvalue
+    groups make the cost independent of D.
+
+    Parameters
+    ----------
+    model : SpectralModel or QuadraticWell-like
+        Anything :func:`landscape.predict.predicted_threshold` accepts with ``cone(eps)``.
+    eps : float or array_like
+        Loss levels, each > ``model.min_loss``.
+    ds : array_like of int, optional
+        Also predict the success curves on these d.
+    n_samples : int
+    seed : int, Generator or None
+    confidence, eta : float
+        See :func:`landscape.predict.predicted_threshold`.
+    label : str
+
+    Returns
+    -------
+    PredictionTable
+    """
+    from geometry._validation import check_rng
+
+    levels = np.atleast_1d(as_float_array(eps, "eps", ndim=(0, 1)))
+    rng = check_rng(seed)
+    preds, curves = [], []
+    for e in levels:
+        if ds is None:
+            preds.append(predicted_threshold(model, eps=float(e), n_samples=n_samples, seed=rng,
+                                             confidence=confidence, eta=eta))
+        else:
+            curve = predicted_success_curve(model, eps=float(e), ds=ds, n_samples=n_samples, seed=rng,
+                                            confidence=confidence, eta=eta)
+            curves.append(curve)
+            preds.append(curve.threshold)
+    return PredictionTable(preds, curves if ds is not None else None,
+                           min_loss=getattr(model, "min_loss", 0.0), label=label)
+
+
+class Comparison:
+    r"""Predicted and measured :math:`d^*(\epsilon)` side by side.
+
+    ``rows`` holds one dict per (condition, level): ``label``, ``eps``, ``predicted``
+    (:math:`D - \delta`), ``predicted_stderr``, ``gordon``, ``almt_low``, ``almt_high``,
+    ``measured``, ``measured_low``, ``measured_high`` (bootstrap interval over seeds),
+    ``bracket_low``, ``bracket_high`` (tested d around the crossing), ``censored``, and
+    ``ratio`` = measured / predicted.
+    """
+
+    def __init__(self, rows):
+        self.rows = list(rows)
+
+    @classmethod
+    def concat(cls, comparisons):
+        return cls([r for c in comparisons for r in c.rows])
+
+    def column(self, name):
+        return np.array([r[name] for r in self.rows])
+
+    def to_csv(self, path):
+        """Write the rows as CSV."""
+        if not self.rows:
+            raise ValueError("nothing to write: the comparison is empty")
+        names = list(self.rows[0])
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=names)
+            writer.writeheader()
+            for r in self.rows:
+                writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+
+    def to_json(self, path):
+        """Write the rows as a JSON list (non-finite numbers as null)."""
+        def clean(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return v
+        with open(path, "w") as fh:
+            json.dump([{k: clean(v) for k, v in r.items()} for r in self.rows], fh, indent=1)
+
+    def to_markdown(self):
+        """A Markdown table."""
+        head = "| subspaces | eps | predicted D-delta | Gordon bound | measured d* (95% CI) | measured/predicted |"
+        lines = [head, "|---|---|---|---|---|---|"]
+        for r in self.rows:
+            meas = f"{r['measured']:.1f} [{r['measured_low']:.1f}, {r['measured_high']:.1f}]"
+            if r["censored"]:
+                meas += f" ({r['censored']} tested range)"
+            lines.append(f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
+                         f"{r['gordon']} | {meas} | {r['ratio']:.3g} |")
+        return "\n".join(lines)
+
+    def plot(self, ax=None):
+        """Measured against predicted :math:`d^*` (see :func:`landscape.plots.plot_predicted_vs_measured`)."""
+        from .plots import plot_predicted_vs_measured
+
+        ci = np.column_stack([self.column("measured_low"), self.column("measured_high")])
+        labels = [f"{r['label']}, ε={r['eps']:.3g}" for r in self.rows]
+        return plot_predicted_vs_measured(self.column("predicted"), self.column("measured"),
+                                          predicted_err=self.column("predicted_stderr"),
+                                          measured_ci=ci, labels=labels, ax=ax)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __repr__(self):
+        return "Comparison(\n" + self.to_markdown() + "\n)"
+
+
+def compare(predictions, runs, *, metric="train_loss", p=0.5, n_bootstrap=1000, seed=0, label=None,
+            **where):
+    r"""Set predicted thresholds beside the thresholds measured in a table of runs.
+
+    For each level :math:`\epsilon` of ``predictions`` the measured :math:`d^*` is where the
+    fraction of runs with ``metric <= eps`` (a loss; ``>=`` for an accuracy) crosses ``p``,
+    from :func:`landscape.thresholds.threshold_dimension`, with a bootstrap interval over
+    seeds.
+
+    Parameters
+    ----------
+    predictions : PredictionTable
+        From :func:`predict_threshold`, made from the same :math:`\theta_0` (or
+        :math:`\theta_t` for burn-in runs) as the runs selected by ``where``.
+    runs : RunTable
+        Subspace-training runs (``landscape.sweep`` or :func:`landscape.runs.load_runs`).
+    metric : str
+        The run column the levels apply to (default the final training loss).
+    p : float
+    n_bootstrap : int
+    seed : int
+        Seed of the bootstrap.
+    label : str, optional
+        Name of the condition (default from ``where``).
+    **where
+        Run selection, e.g. ``kind="random", t=0``.
+
+    Returns
+    -------
+    Comparison
+    """
+    from .runs import RunTable
+    from .thresholds import threshold_dimension
+
+    if not isinstance(predictions, PredictionTable):
+        raise TypeError(f"predictions must be a PredictionTable (from predict_threshold), got "
+                        f"{type(predictions).__name__}")
+    if not isinstance(runs, RunTable):
+        raise TypeError(f"runs must be a RunTable, got {type(runs).__name__}")
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    if "D" in runs and len(runs):
+        Ds = set(np.unique(runs["D"]).tolist())
+        D_pred = {p_.D for p_ in predictions.predictions}
+        if not Ds <= D_pred:
+            raise ValueError(f"the runs are for a model with D = {sorted(Ds)} parameters but the "
+                             f"predictions are for D = {sorted(D_pred)}: results from another model?")
+    if label is None:
+        label = predictions.label or ", ".join(f"{k}={v}" for k, v in where.items()) or "all runs"
+    rows = []
+    for pred in predictions.predictions:
+        est = threshold_dimension(runs, metric, pred.eps, p=p, n_bootstrap=n_bootstrap, seed=seed, **where)
+        predicted = pred.kinematic
+        ratio = est.value / predicted if predicted > 0 else float("inf")
+        rows.append({
+            "label": label, "eps": pred.eps, "D": pred.D,
+            "predicted": predicted, "predicted_stderr": pred.kinematic_stderr,
+            "gordon": pred.gordon, "almt_low": pred.kinematic_window[0], "almt_high": pred.kinematic_window[1],
+            "measured": float(est.value), "measured_low": float(est.ci[0]), "measured_high": float(est.ci[1]),
+            "bracket_low": float(est.bracket[0]), "bracket_high": float(est.bracket[1]),
+            "censored": est.censored or "", "n_seeds": est.n_seeds, "ratio": float(ratio),
+        })
+    return Comparison(rows)
