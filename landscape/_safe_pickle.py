@@ -135,6 +135,6 @@ def safe_load(path):
     except pickle.UnpicklingError as exc:
         if str(exc).startswith("refusing"):
             raise
-        raise ValueError(f"{path}: corrupt pickle ({exc})") from None
+        raise ValueError(f"{path}: truncated or corrupt pickle ({exc})") from None
     except (EOFError, IndexError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"{path}: truncated or corrupt pickle ({type(exc).__name__}: {exc})") from None

@@ -209,7 +209,7 @@ class ResultStore:
             os.fsync(fh.fileno())
 
     # ------------------------------------------------------------------ arrays
-    def save_arrays(self, name, **arrays):
+    def save_arrays(self, name, /, **arrays):
         """Write ``arrays/<name>.npz`` atomically (numeric or fixed-width string arrays only)."""
         if not name or os.sep in name or name.startswith("."):
             raise ValueError(f"name must be a plain file name, got {name!r}")
