@@ -385,6 +385,8 @@ def test_bad_input_raises_clear_errors(cnn, images):
         TorchModel(make_cnn(), loss="hinge")
     with pytest.raises(ValueError, match="no parameters"):
         TorchModel(torch.nn.Tanh())
+    with pytest.raises(ValueError, match="on the CPU"):
+        TorchModel(torch.nn.Linear(3, 2, device="meta"))
     with pytest.raises(ValueError, match="input_shape entries"):
         TorchModel(make_cnn(), input_shape=(1, 0, 8))
     with pytest.raises(ValueError, match=r"y must have the shape of the module's output \(n, 2\)"):
