@@ -274,7 +274,10 @@ def _fit_em(ratios, parity, smoothing, max_iter, tol):
     counts :math:`N_j = \nu_j \sum_i F_{ij} / (F\nu)_i` for interior j (the point-mass
     counts for j = 0 and D), normalised (per parity class with ``parity``); the interior
     weights are then smoothed with the kernel [s/2, 1-s, s/2] (Silverman et al. 1990).
-    Stops when no weight moves by more than ``tol``.
+    The fixed-point iteration is accelerated by SQUAREM (Varadhan & Roland, Scand. J.
+    Stat. 35, 2008): an extrapolation from two steps, kept only when it stays a
+    probability vector. Stops when no weight moves by more than ``tol`` in one step;
+    ``n_iter`` counts the steps (two or three per accelerated cycle).
     """
     jj = ratios.components.astype(np.int64)
     if ratios.log_u.size == 0 or jj.size == 0:
@@ -284,15 +287,36 @@ def _fit_em(ratios, parity, smoothing, max_iter, tol):
     # relative likelihoods below e^-60 are dropped: they change nothing but, as subnormal
     # numbers, would slow every product down a hundredfold
     F = np.where(logf > -60.0, np.exp(np.maximum(logf, -60.0)), 0.0)
-    nu = _normalise(ratios.assemble(np.full(jj.size, ratios.log_u.size / jj.size)), parity)
-    for it in range(1, max_iter + 1):
-        counts = ratios.assemble(nu[jj] * (F.T @ (1.0 / np.maximum(F @ nu[jj], 1e-300))))
+
+    def step(nu):
+        # einsum, not BLAS: these small products are latency-bound, and a multithreaded BLAS
+        # on a busy machine made them up to 80 times slower
+        mix = np.einsum("ij,j->i", F, nu[jj])
+        counts = ratios.assemble(nu[jj] * np.einsum("ij,i->j", F, 1.0 / np.maximum(mix, 1e-300)))
         new = _normalise(_smooth_interior(_normalise(counts, parity), smoothing), parity)
-        change = np.abs(new - nu).max()
-        nu = new
-        if change < tol:
-            return nu, it, True
-    return nu, max_iter, False
+        new[new < 1e-250] = 0.0  # no subnormal weights (they slow the products down)
+        return new
+
+    nu = _normalise(ratios.assemble(np.full(jj.size, ratios.log_u.size / jj.size)), parity)
+    it = 0
+    while it < max_iter:
+        nu1 = step(nu)
+        it += 1
+        if np.abs(nu1 - nu).max() < tol:
+            return nu1, it, True
+        nu2 = step(nu1)
+        it += 1
+        if np.abs(nu2 - nu1).max() < tol:
+            return nu2, it, True
+        r, v = nu1 - nu, nu2 - 2.0 * nu1 + nu
+        alpha = -np.sqrt((r @ r) / max(v @ v, 1e-300))
+        if alpha < -1.0:
+            jump = nu - 2.0 * alpha * r + alpha * alpha * v
+            if np.all(jump >= 0.0) and jump.sum() > 0:
+                nu2 = step(_normalise(jump, parity))
+                it += 1
+        nu = nu2
+    return nu, it, False
 
 
 def _fit_nnls(ratios, parity, smoothing, n_grid):
@@ -343,7 +367,7 @@ def _fit_nnls(ratios, parity, smoothing, n_grid):
     return _normalise(full, parity)
 
 
-_DEFAULT_SMOOTHING = {"em": 0.05, "nnls": 0.1}
+_DEFAULT_SMOOTHING = {"em": 0.05, "nnls": 3.0}
 
 
 def _fit(pairs, D, method, parity, *, smoothing=None, max_iter=3000, tol=1e-8, zero_tol=1e-24, n_grid=200):
@@ -394,14 +418,16 @@ def intrinsic_volumes(K, n_samples=2000, *, seed=None, method="auto", G=None, pa
 
     Neighbouring components overlap strongly, so the unregularised maximum-likelihood
     (or least-squares) weights are spiky, and the success curve, which sums every other
-    weight, inherits the spikes (errors of 0.1-0.4 in probability at n = 2000 for
-    D = 20-200). Both fits are therefore regularised towards weights smooth in j
-    (``smoothing``); the point masses :math:`\nu_0, \nu_D` are not smoothed. With the
-    defaults, the largest error of the success curve at n = 2000 was 0.01-0.05 on
-    orthants and circular cones with D = 10-200, and the bias grows for cones whose
-    volumes are concentrated on a few j (a small D, or a very thin cone): pass
-    ``smoothing=0`` there. :meth:`IntrinsicVolumes.success_band` gives the bootstrap
-    (sampling) uncertainty, not the smoothing bias.
+    weight, inherits the spikes (errors of 0.1-0.6 in probability at n = 2000 for
+    D = 10-300). Both fits are therefore regularised towards weights smooth in j
+    (``smoothing``); the point masses :math:`\nu_0, \nu_D` are not smoothed. Measured
+    with the defaults at n = 2000 (6 seeds each; orthants and circular cones, D = 5-300),
+    the largest error of the success curve over d averaged 0.02-0.06 and never passed
+    0.1 (EM) or 0.08 (NNLS); the error of the implied :math:`\delta` stayed within two
+    standard errors of the direct Monte Carlo mean. The smoothing biases cones whose
+    volumes sit on a few j (a small D, a very thin cone): lower ``smoothing`` there.
+    :meth:`IntrinsicVolumes.success_band` gives the bootstrap (sampling) uncertainty,
+    not the smoothing bias. EM at D = 300, n = 2000 takes about 0.3 s.
 
     Parameters
     ----------
@@ -423,7 +449,7 @@ def intrinsic_volumes(K, n_samples=2000, *, seed=None, method="auto", G=None, pa
         ``"em"``: weight s < 1 of the kernel [s/2, 1-s, s/2] applied to
         :math:`\nu_1, \dots, \nu_{D-1}` after each M-step (smoothed EM, Silverman, Jones,
         Wilson & Nychka, JRSS B 52, 1990); default 0.05. ``"nnls"``: weight s of the
-        penalty :math:`s\,W^3\|\Delta^2\nu\|^2` on second differences; default 0.1.
+        penalty :math:`s\,W^3\|\Delta^2\nu\|^2` on second differences; default 3.
         0 gives the unregularised fit.
     max_iter : int
         EM iteration cap.
