@@ -16,8 +16,11 @@ The confidence interval is a percentile bootstrap over seeds: the runs of one se
 same :math:`\theta_0` at every d) are resampled together, which keeps their correlation.
 With few seeds the plain percentile interval is too narrow, so the interval is
 Hesterberg's *expanded* percentile interval (quantiles at
-:math:`\Phi(-\sqrt{n/(n-1)}\,t_{n-1,(1+c)/2})`, n the number of seeds); measured
-coverage on synthetic transitions with 10-20 seeds is close to the nominal level.
+:math:`\Phi(-\sqrt{n/(n-1)}\,t_{n-1,(1+c)/2})`, n the number of seeds). Measured
+coverage of nominal 90% intervals on synthetic logistic transitions (d = 2, 4, ..., 1024,
+600 sweeps each, seeds with their own threshold or independent runs): 0.885-0.91 with
+10, 20 and 40 seeds for the logistic fit; 0.87-0.92 with 10-20 seeds for the interpolation
+(which estimates the crossing of the interpolated curve, not exactly :math:`d^*`).
 A threshold below the smallest d tested is reported as 0, one above the largest as
 ``inf`` (``censored`` says which), for the estimate and in the bootstrap.
 """
