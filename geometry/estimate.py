@@ -7,6 +7,8 @@ from typing import Optional
 import numpy as np
 from statistics import NormalDist
 
+from ._validation import check_probability
+
 __all__ = ["Estimate"]
 
 
@@ -79,8 +81,7 @@ class Estimate:
         -------
         (low, high) : tuple of float
         """
-        if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        level = check_probability(level, "level")
         if self.is_exact:
             return (self.value, self.value)
         if kind == "normal":

@@ -287,14 +287,13 @@ class Box(Set):
     """
 
     def __init__(self, half_widths=1.0, dim=None, center=None):
-        hw = np.asarray(half_widths, dtype=float) if not isinstance(half_widths, (str, bytes)) else half_widths
-        if np.ndim(hw) == 0:
+        hw = as_float_array(half_widths, "half_widths", ndim=(0, 1))
+        if hw.ndim == 0:
             if dim is None:
                 raise ValueError("dim is required when half_widths is a scalar")
             self.dim = _check_dim(dim)
             hw = np.full(self.dim, check_positive(float(hw), "half_widths"))
         else:
-            hw = as_float_array(hw, "half_widths", ndim=1)
             if dim is not None and _check_dim(dim) != hw.shape[0]:
                 raise ValueError(f"half_widths has {hw.shape[0]} entries but dim={dim}")
             if not (hw > 0).all():

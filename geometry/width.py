@@ -217,8 +217,13 @@ def _batches(n, D, rng, G, batch_size, sampler=None):
     """Yield batches of Gaussian rows (from G, or drawn in order from rng), or of hook samples.
 
     Drawing consecutive batches from one Generator gives the same numbers as one big
-    draw, so the result does not depend on the batch size.
+    draw, so the result does not depend on the batch size. A hook costs O(1)-O(D) per
+    sample and manages its own memory: it is called once for all n samples unless a
+    ``batch_size`` is given.
     """
+    if sampler is not None and G is None and batch_size is None:
+        yield sampler(n, rng)
+        return
     b = batch_size or max(1, _BATCH_ENTRIES // D)
     if G is not None:
         for start in range(0, G.shape[0], b):
