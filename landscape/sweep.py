@@ -25,6 +25,7 @@ given seed are identical whatever the executor and the number of workers.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import math
 import multiprocessing
@@ -345,23 +346,36 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
         raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
     bar = _Progress(len(todo), progress)
     futures = {}
+    finished = collections.deque()  # filled by done-callbacks, from any thread
+    handled = set()
+
+    def handle(fut):
+        handled.add(fut)
+        key = futures[fut]
+        try:
+            record, history = fut.result()
+        except Exception as exc:
+            raise RuntimeError(f"run {dict(zip(KEY_COLUMNS, key))} failed: {type(exc).__name__}: {exc}; "
+                               f"{len(results)} runs completed and stored") from exc
+        if store is not None:
+            if save_history:
+                store.save_arrays(run_id(record), **history)
+            store.append(record)
+        results[key] = record
+        bar.update()
+
     try:
         for key in todo:
             task = (model, data, key, options) if ship else (None, None, key, options)
-            futures[executor.submit(_run_task, task)] = key
-        for fut in cf.as_completed(futures):
-            key = futures[fut]
-            try:
-                record, history = fut.result()
-            except Exception as exc:
-                raise RuntimeError(f"run {dict(zip(KEY_COLUMNS, key))} failed: {type(exc).__name__}: {exc}; "
-                                   f"{len(results)} runs completed and stored") from exc
-            if store is not None:
-                if save_history:
-                    store.save_arrays(run_id(record), **history)
-                store.append(record)
-            results[key] = record
-            bar.update()
+            fut = executor.submit(_run_task, task)
+            futures[fut] = key
+            fut.add_done_callback(finished.append)
+            # store what has finished already (every run, with a serial executor)
+            while finished:
+                handle(finished.popleft())
+        for fut in cf.as_completed(list(futures)):
+            if fut not in handled:
+                handle(fut)
     except BaseException:
         for f in futures:
             f.cancel()
