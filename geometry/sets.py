@@ -194,14 +194,15 @@ class Ellipsoid(Set):
         x = as_float_array(x, "x", shape=(self.dim,))
         d = x - self.center
         C = d if self.axes is None else self.axes.T @ d
-        if self.axes is not None:
-            resid = d - self.axes @ C
-            if np.linalg.norm(resid) > 1e-9 * max(1.0, np.linalg.norm(d)):
-                return False
+        # flat directions (outside range(U), or radius 0) up to round-off
+        flat_tol = 1e-9 * max(1.0, np.linalg.norm(d))
+        if self.axes is not None and np.linalg.norm(d - self.axes @ C) > flat_tol:
+            return False
         r = self.radii
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(np.isinf(r), 0.0, np.where(r > 0, C / np.where(r > 0, r, 1.0), np.where(C == 0, 0.0, np.inf)))
-        return bool((q ** 2).sum() <= 1 + tol)
+        if np.any(np.abs(C[r == 0]) > flat_tol):
+            return False
+        axis = (r > 0) & np.isfinite(r)
+        return bool(((C[axis] / r[axis]) ** 2).sum() <= 1 + tol)
 
     def __repr__(self):
         k = self.radii.shape[0]
