@@ -82,19 +82,6 @@ def _successes(values, level, direction):
     return ok & np.isfinite(values)
 
 
-def _wilson(k, n, confidence):
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    k = np.asarray(k, float)
-    n = np.asarray(n, float)
-    p = np.divide(k, n, out=np.full_like(k, np.nan), where=n > 0)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return centre - half, centre + half
-
-
 @dataclass(frozen=True, repr=False)
 class SuccessCurve:
     r"""Observed success counts per training dimension.
@@ -123,8 +110,10 @@ class SuccessCurve:
 
     def ci(self, confidence=0.95):
         """Wilson score intervals, an array of shape (k, 2)."""
+        from .ground_truth import wilson_interval
+
         confidence = check_probability(confidence, "confidence")
-        lo, hi = _wilson(self.successes, self.n_trials, confidence)
+        lo, hi = wilson_interval(self.successes, self.n_trials, confidence)
         return np.stack([lo, hi], axis=1)
 
     def __repr__(self):
