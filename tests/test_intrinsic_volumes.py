@@ -18,7 +18,6 @@ from scipy.special import betainc
 
 from geometry import (
     CircularCone,
-    ConvexCone,
     IntrinsicVolumes,
     Orthant,
     Sphere,
@@ -28,34 +27,9 @@ from geometry import (
     statistical_dimension,
 )
 
+from cone_helpers import HalfSpace, HookedCircularCone
+
 CURVE_TOL = 0.1
-
-
-class HalfSpace(ConvexCone):
-    """{x : x_1 >= 0}: nu_{D-1} = nu_D = 1/2; no closed form in the code."""
-
-    def __init__(self, dim):
-        self.dim = dim
-
-    def _project(self, G):
-        P = G.copy()
-        P[:, 0] = np.maximum(P[:, 0], 0.0)
-        return P
-
-
-class HookedCircularCone(CircularCone):
-    """Samples the projection pairs from (g_1, ||g_perp||) only (rotation invariance)."""
-
-    calls = 0
-
-    def _sample_projection_pairs(self, n, rng):
-        type(self).calls += 1
-        along = rng.standard_normal(n)
-        perp2 = rng.chisquare(self.dim - 1, n)
-        excess = np.arctan2(np.sqrt(perp2), along) - self.angle
-        f = np.where(excess <= 0, 1.0, np.where(excess < np.pi / 2, np.cos(excess) ** 2, 0.0))
-        sq = along ** 2 + perp2
-        return sq * f, sq * (1.0 - f)
 
 
 def random_subspace(D, d, rng):

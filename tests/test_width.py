@@ -30,6 +30,8 @@ from geometry import (
     statistical_dimension,
 )
 
+from cone_helpers import HalfSpace, HookedCircularCone
+
 SQRT_2_PI = math.sqrt(2 / math.pi)
 MC = dict(method="monte-carlo")
 
@@ -46,21 +48,6 @@ def random_orthonormal(D, k, seed):
     return Q
 
 
-class HalfSpace(ConvexCone):
-    """{x : x_1 >= 0}: no closed form in the code, delta = D - 1/2 by hand."""
-
-    def __init__(self, dim):
-        self.dim = dim
-
-    def _project(self, G):
-        P = G.copy()
-        P[:, 0] = np.maximum(P[:, 0], 0.0)
-        return P
-
-    def _support_in_polar(self, G):
-        return np.zeros(G.shape[0])  # the polar is the ray -e_1; e_2 is a unit vector of K
-
-
 class Segment(Set):
     """The segment [-e_1, e_1]: h(g) = |g_1|, width sqrt(2/pi); no closed form in the code."""
 
@@ -73,32 +60,6 @@ class Segment(Set):
     @property
     def radius(self):
         return 1.0
-
-
-class HookedCircularCone(CircularCone):
-    """Circular cone with the fast sampling hooks, written independently of the class.
-
-    g is rotation invariant, so only (g_1, ||g_perp||) matters: g_1 ~ N(0, 1) and
-    ||g_perp||^2 ~ chi^2_{D-1}; O(1) work per sample.
-    """
-
-    calls = 0
-
-    def _reduced(self, n, rng):
-        type(self).calls += 1
-        along = rng.standard_normal(n)
-        perp = np.sqrt(rng.chisquare(self.dim - 1, n))
-        theta = np.arctan2(perp, along)
-        return np.hypot(along, perp), theta - self.angle
-
-    def _sample_sphere_support(self, n, rng):
-        norm, excess = self._reduced(n, rng)
-        return norm * np.cos(np.maximum(excess, 0.0))
-
-    def _sample_squared_projection_norms(self, n, rng):
-        norm, excess = self._reduced(n, rng)
-        f = np.where(excess <= 0, 1.0, np.where(excess < np.pi / 2, np.cos(excess) ** 2, 0.0))
-        return norm ** 2 * f
 
 
 # ----------------------------------------------------------------------------- exact values
