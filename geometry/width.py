@@ -235,8 +235,24 @@ def _batches(n, D, rng, G, batch_size, sampler=None):
 
 
 def _hook(obj, name, G):
-    fn = getattr(obj, name, None) if G is None else None
+    """The sampling hook ``name`` of ``obj`` when there is one and no directions are given."""
+    fn = getattr(obj, name, None) if name is not None and G is None else None
     return fn if callable(fn) else None
+
+
+def _monte_carlo(obj, hook_name, evaluate, n, rng, G, batch_size, default_how):
+    """All samples, from the hook ``hook_name`` when present and G is None, else
+    ``evaluate(rows)`` on batches of Gaussian rows; with a description of the source."""
+    hook = _hook(obj, hook_name, G)
+    parts = [np.asarray(batch if hook is not None else evaluate(batch), dtype=np.float64)
+             for batch in _batches(n, obj.dim, rng, G, batch_size, hook)]
+    how = "given G" if G is not None else f"cone hook {hook_name}" if hook is not None else default_how
+    return np.concatenate(parts), f"monte-carlo: {how}"
+
+
+def _mean_and_stderr(x):
+    return {"mean_projection_norm": float(x.mean()),
+            "mean_projection_norm_stderr": float(x.std(ddof=1) / np.sqrt(x.size))}
 
 
 def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_samples=False,
@@ -308,34 +324,21 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
         if method == "exact":
             raise ValueError(f"no closed form for the Gaussian width of {T!r}; use method='monte-carlo'")
 
-    hook = _hook(T, "_sample_sphere_support", G) if isinstance(T, ConvexCone) else None
     ref = np.asarray(T.reference_point, dtype=np.float64)
-    centre = bool(center) and hook is None and bool(np.any(ref != 0))
-    parts = []
-    for batch in _batches(n_samples, T.dim, rng, G, batch_size, hook):
-        if hook is not None:
-            h = np.asarray(batch, dtype=np.float64)
-        else:
-            h = np.asarray(T.support(batch), dtype=np.float64)
-            if centre:
-                h = h - batch @ ref
-        if np.any(np.isinf(h)):
-            raise ValueError(_unbounded_message(T))
-        parts.append(h)
-    samples = np.concatenate(parts)
-    if G is not None:
-        how = "given G"
-    elif hook is not None:
-        how = "cone hook _sample_sphere_support"
-    else:
-        how = "support function"
+    centre = bool(center) and bool(np.any(ref != 0))
+
+    def evaluate(rows):
+        h = np.asarray(T.support(rows), dtype=np.float64)
+        return h - rows @ ref if centre else h
+
+    hook_name = "_sample_sphere_support" if isinstance(T, ConvexCone) else None
+    samples, how = _monte_carlo(T, hook_name, evaluate, n_samples, rng, G, batch_size, "support function")
+    if np.any(np.isinf(samples)):
+        raise ValueError(_unbounded_message(T))
     radius = float(T.radius)
-    extra = {}
-    if isinstance(T, ConvexCone):
-        pos = np.maximum(samples, 0.0)
-        extra = {"mean_projection_norm": float(pos.mean()),
-                 "mean_projection_norm_stderr": float(pos.std(ddof=1) / np.sqrt(pos.size))}
-    return Estimate.from_samples(samples, f"monte-carlo: {how}", keep_samples=keep_samples,
+    # for a cone, h(g) = ||Pi_K g|| when Pi_K g != 0 and h(g) <= 0 otherwise
+    extra = _mean_and_stderr(np.maximum(samples, 0.0)) if isinstance(T, ConvexCone) else {}
+    return Estimate.from_samples(samples, how, keep_samples=keep_samples,
                                  lipschitz=radius if np.isfinite(radius) else None, **extra)
 
 
@@ -396,17 +399,7 @@ def statistical_dimension(K, n_samples=1000, *, seed=None, method="auto", G=None
         if method == "exact":
             raise ValueError(f"no closed form for the statistical dimension of {K!r}; use method='monte-carlo'")
 
-    hook = _hook(K, "_sample_squared_projection_norms", G)
-    parts = [np.asarray(batch if hook is not None else K.squared_projection_norms(batch), dtype=np.float64)
-             for batch in _batches(n_samples, K.dim, rng, G, batch_size, hook)]
-    samples = np.concatenate(parts)
-    if G is not None:
-        how = "given G"
-    elif hook is not None:
-        how = "cone hook _sample_squared_projection_norms"
-    else:
-        how = "projection"
-    norms = np.sqrt(np.maximum(samples, 0.0))
-    return Estimate.from_samples(samples, f"monte-carlo: {how}", keep_samples=keep_samples,
-                                 mean_projection_norm=float(norms.mean()),
-                                 mean_projection_norm_stderr=float(norms.std(ddof=1) / np.sqrt(norms.size)))
+    samples, how = _monte_carlo(K, "_sample_squared_projection_norms", K.squared_projection_norms,
+                                n_samples, rng, G, batch_size, "projection")
+    return Estimate.from_samples(samples, how, keep_samples=keep_samples,
+                                 **_mean_and_stderr(np.sqrt(np.maximum(samples, 0.0))))
