@@ -472,7 +472,12 @@ class SpectralDensity:
 
 
 def _lanczos(H, q0, n_steps, deflate):
-    """Lanczos with full (twice) reorthogonalisation; returns the tridiagonal (alpha, beta)."""
+    """Lanczos with full reorthogonalisation; returns the tridiagonal (alpha, beta).
+
+    After the three-term recurrence, w is orthogonalised against every previous Lanczos
+    vector (classical Gram-Schmidt), and once more when that pass removed a large part
+    of it ("twice is enough", Kahan-Parlett criterion ||w_new|| < 0.7 ||w_old||).
+    """
     D = q0.shape[0]
     Q = np.empty((n_steps, D))
     alpha = np.empty(n_steps)
@@ -487,10 +492,18 @@ def _lanczos(H, q0, n_steps, deflate):
             w -= deflate @ (deflate.T @ w)
         a = float(q @ w)
         alpha[j] = a
-        for _ in range(2):  # "twice is enough"
+        w -= a * q
+        if j > 0:
+            w -= beta[j - 1] * Q[j - 1]
+        norm = float(np.linalg.norm(w))
+        for _ in range(2):
             w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
             if deflate is not None:
                 w -= deflate @ (deflate.T @ w)
+            new = float(np.linalg.norm(w))
+            if new >= 0.7 * norm:
+                break
+            norm = new
         b = float(np.linalg.norm(w))
         scale = max(scale, abs(a), b)
         if j == n_steps - 1:
