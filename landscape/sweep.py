@@ -36,13 +36,13 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from geometry._validation import check_int
+from geometry._validation import check_int, check_positive
 
 from .data import Dataset
 from .optim import make_optimizer
 from .runs import KEY_COLUMNS, RunTable
 from .store import ResultStore, run_id, run_key
-from .training import SUBSPACE_TRAINING_KINDS, _BASIS_CODES, train_full, train_in_subspace
+from .training import SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, train_full, train_in_subspace
 
 __all__ = ["sweep", "SerialExecutor", "sweep_protocol", "digits_experiment", "DigitsExperiment"]
 
@@ -285,10 +285,17 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
             raise ValueError(f"kinds must be among {SUBSPACE_TRAINING_KINDS}, got {k!r}")
     if "random" in kinds and basis not in _BASIS_CODES:
         raise ValueError(f"basis must be one of {tuple(_BASIS_CODES)}, got {basis!r}")
-    steps = check_int(steps, "steps", minimum=1)
     if save_history and store is None:
         raise ValueError("save_history=True needs a store")
-    # validates the protocol (optimizer, batch size, ...) before anything runs
+    if not (executor is None or executor == "serial" or isinstance(executor, Executor)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
+    if max_workers is not None:
+        max_workers = check_int(max_workers, "max_workers", minimum=1)
+    # validate the protocol (optimizer, steps, batch size, ...) before anything runs or is written
+    _, steps, batch_size, eval_every = _check_common(model, data_obj, optimizer, lr, steps, batch_size,
+                                                     eval_every)
+    if full_lr is not None:
+        full_lr = check_positive(full_lr, "full_lr")
     protocol = sweep_protocol(model, data_obj, optimizer=optimizer, lr=lr, steps=steps,
                               batch_size=batch_size, eval_every=eval_every, full_lr=full_lr)
     opt_spec = dict(protocol["optimizer"])
@@ -308,9 +315,10 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     done = {}
     if store is not None:
         store.lock()
-        for rec in store.records():
-            done[run_key(rec)] = rec
     try:
+        if store is not None:
+            for rec in store.records():
+                done[run_key(rec)] = rec
         todo = [k for k in keys if k not in done]
         results = _execute(model, data, todo, options, store, executor, max_workers, progress, save_history)
     finally:
@@ -337,13 +345,10 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
     if executor == "serial":
         executor = SerialExecutor()
     elif executor is None:
-        n = max_workers or os.cpu_count() or 1
-        n = max(1, min(check_int(n, "max_workers", minimum=1), len(todo)))
+        n = max(1, min(max_workers or os.cpu_count() or 1, len(todo)))
         executor = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_init_worker, initargs=(model, data))
         ship = False
-    elif not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
     bar = _Progress(len(todo), progress)
     futures = {}
     finished = collections.deque()  # filled by done-callbacks, from any thread

@@ -194,6 +194,9 @@ def test_bad_input_changes_nothing_stored(problem, tmp_path):
         (dict(lr=0.0), ValueError, "lr must be > 0"),
         (dict(steps=0), ValueError, "steps must be >= 1"),
         (dict(executor=42), TypeError, "executor"),
+        (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+        (dict(full_lr=-1.0), ValueError, "full_lr must be > 0"),
+        (dict(max_workers=0), ValueError, "max_workers must be >= 1"),
         (dict(lr=0.1), ValueError, "another protocol"),
     ]
     for change, exc, match in cases:
@@ -206,6 +209,10 @@ def test_bad_input_changes_nothing_stored(problem, tmp_path):
         sweep(model, data, save_history=True, **SMALL)
     with pytest.raises(TypeError, match="data must be"):
         sweep(model, [1, 2], **SMALL)
+    # nothing is written to a new store when the arguments are bad
+    with pytest.raises(TypeError, match="executor"):
+        sweep(model, data, store=tmp_path / "new", executor="dask", **SMALL)
+    assert not (tmp_path / "new").exists()
 
 
 def test_acceptance_trends_on_digits():
