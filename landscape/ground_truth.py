@@ -1,0 +1,599 @@
+r"""Exact success of subspace training on a quadratic well, without training.
+
+For :math:`L(\theta) = L^* + \tfrac12\|H^{1/2}(\theta - \theta^*)\|^2` the best point of the
+affine subspace :math:`\theta_0 + \operatorname{range}(A)` solves a least-squares problem:
+with :math:`W = \operatorname{diag}(\sqrt\lambda)\,V^T` (so :math:`\|Wx\| = \|H^{1/2}x\|`),
+:math:`b = W(\theta_0 - \theta^*)` and :math:`M = WA`,
+
+.. math::
+
+    \min_\phi L(\theta_0 + A\phi) = L^* + \tfrac12 \min_\phi \|b + M\phi\|^2
+    = L^* + \tfrac12 \|(I - P_{M})\, b\|^2,
+
+:math:`P_M` the orthogonal projector onto range(M). It costs :math:`O(D d^2)` (plus
+:math:`O(D^2 d)` for :math:`V^TA` when the well is rotated). Training in the subspace
+reaches :math:`\epsilon` exactly when this minimum is :math:`\le \epsilon`, which gives the
+empirical success probability :math:`P_s(d)` and threshold :math:`d^*` that the
+predictions of :mod:`landscape.predict` are tested against.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numbers
+
+import numpy as np
+
+from geometry._validation import as_float_array, check_int, check_probability, check_rng
+
+from .quadratic import QuadraticWell, _check_eps_value
+from .subspaces import SUBSPACE_KINDS, SubspaceMap, random_subspace
+
+__all__ = [
+    "subspace_min_loss",
+    "subspace_min_loss_path",
+    "subspace_success",
+    "empirical_success_probability",
+    "empirical_threshold",
+    "wilson_interval",
+    "EmpiricalSuccess",
+    "EmpiricalThreshold",
+]
+
+#: whitened directions smaller than this fraction of sqrt(lam_max) ||a|| are numerically
+#: nil: a column whose whitened part orthogonal to the previous columns is that small adds
+#: no direction (curvature below 1e-20 lam_max counts as flat)
+_DEPENDENT_RTOL = 1e-10
+
+
+# -- exact minimum over one subspace ---------------------------------------------------
+def _check_well(well):
+    if not isinstance(well, QuadraticWell):
+        raise TypeError(f"well must be a landscape.QuadraticWell, got {type(well).__name__}")
+    return well
+
+
+def _dense_map(A, D):
+    """A SubspaceMap or array as a dense (D, d) float array."""
+    if isinstance(A, SubspaceMap):
+        if A.D != D:
+            raise ValueError(f"A must map into R^{D} (the well's dimension), got shape {A.shape}")
+        return A.to_dense()
+    arr = as_float_array(A, "A", ndim=2)
+    if arr.shape[0] != D:
+        raise ValueError(f"A must have shape ({D}, d) (one row per parameter), got {arr.shape}")
+    return arr
+
+
+def _whiten(well, X):
+    r""":math:`W X = \operatorname{diag}(\sqrt\lambda)\, V^T X` for X of shape (D,) or (D, k)."""
+    C = X if well.basis is None else well.basis.T @ X
+    s = np.sqrt(well.eigenvalues)
+    return C * (s if C.ndim == 1 else s[:, None])
+
+
+def _whitened_scale(well, A, axis=None):
+    r""":math:`\sqrt{\lambda_{max}}\,\|A\|` (Frobenius, or per column with ``axis=0``): the size
+    a whitened column would have without cancellation, against which rounding is judged."""
+    return np.sqrt(well.eigenvalues.max()) * np.linalg.norm(A, axis=axis)
+
+
+def _offset(well, theta0):
+    theta0 = as_float_array(theta0, "theta0", shape=(well.dim,))
+    return _whiten(well, theta0 - well.minimum)
+
+
+def subspace_min_loss(well, theta0, A, *, return_argmin=False):
+    r"""Exact minimum of a quadratic well over the affine subspace :math:`\theta_0 + \operatorname{range}(A)`.
+
+    .. math:: \min_{\phi\in\mathbb{R}^d} L^* + \tfrac12\|H^{1/2}(\theta_0 - \theta^* + A\phi)\|^2,
+
+    solved by least squares on :math:`H^{1/2}A` through its SVD, :math:`O(D d^2)`. Singular H
+    and rank-deficient A are fine: singular values below :math:`10^{-10}\sqrt{\lambda_{max}}\|A\|_F`
+    are treated as zero (rounding noise, e.g. a column along a flat direction of a rotated well).
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    A : SubspaceMap or array_like of shape (D, d)
+    return_argmin : bool
+        Also return a minimiser :math:`\phi^*` (the minimum-norm one).
+
+    Returns
+    -------
+    float, or (float, ndarray of shape (d,))
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from landscape import QuadraticWell
+    >>> well = QuadraticWell([1.0, 1.0])
+    >>> well.subspace_min_loss([1.0, 1.0], np.array([[1.0], [0.0]]))  # line along e1
+    0.5
+    """
+    well = _check_well(well)
+    b = _offset(well, theta0)
+    A = _dense_map(A, well.dim)
+    M = _whiten(well, A)
+    U, s, Wt = np.linalg.svd(M, full_matrices=False)
+    # singular values tiny on the *unwhitened* scale are rounding noise (e.g. a column along
+    # a flat direction of a rotated well): cut them relative to sqrt(lam_max) ||A||
+    keep = s > _DEPENDENT_RTOL * _whitened_scale(well, A)
+    phi = Wt[keep].T @ ((U[:, keep].T @ -b) / s[keep])
+    r = b + M @ phi
+    value = well.min_loss + 0.5 * float(r @ r)
+    return (value, phi) if return_argmin else value
+
+
+def subspace_success(well, theta0, eps, A):
+    r"""Whether training in :math:`\theta_0 + \operatorname{range}(A)` can reach loss :math:`\le \epsilon`.
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    eps : float > well.min_loss
+    A : SubspaceMap or array_like of shape (D, d)
+
+    Returns
+    -------
+    bool
+    """
+    well = _check_well(well)
+    eps = _check_eps_value(eps, "eps", well.min_loss)
+    return bool(subspace_min_loss(well, theta0, A) <= eps)
+
+
+def _householder_coefficients(M, b):
+    """Householder QR of M (LAPACK geqrf) and :math:`Q_{full}^T b` (ormqr), without forming Q.
+
+    Returns the diagonal of R and the D coefficients of b in the full orthogonal basis
+    whose first k vectors span the first k columns of M (when those are independent).
+    """
+    from scipy.linalg import lapack
+
+    work = lapack.dgeqrf(M, lwork=-1)[2]
+    qr, tau, _, info = lapack.dgeqrf(M, lwork=max(int(work[0]), 1))
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgeqrf failed (info={info})")
+    rhs = b[:, None]
+    work = lapack.dormqr("L", "T", qr, tau, rhs, lwork=-1)[1]
+    coef, _, info = lapack.dormqr("L", "T", qr, tau, rhs, lwork=max(int(work[0]), 1))
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dormqr failed (info={info})")
+    return np.diag(qr), coef[:, 0]
+
+
+def _residual_path(b, M, scales):
+    r"""Squared residuals :math:`\|(I - P_k) b\|^2` for the spans of the first k columns, k = 0..m.
+
+    Householder QR: nested columns give nested spans, and the residual after k columns
+    is the sum of the squared coefficients of b on the remaining D - k vectors of the
+    full orthogonal basis (no cancellation). When a column is (numerically) in the span
+    of the previous ones, falls back to Gram-Schmidt with re-orthogonalisation that
+    skips dependent columns.
+    """
+    m = M.shape[1]
+    tol = _DEPENDENT_RTOL * np.maximum(scales, 1e-300)
+    if m <= M.shape[0]:
+        diag, coef = _householder_coefficients(M, b)
+        if np.all(np.abs(diag) > tol):
+            tail = np.cumsum((coef * coef)[::-1])[::-1]
+            return np.append(tail, 0.0)[: m + 1]
+    path = np.empty(m + 1)
+    r = b.copy()
+    path[0] = r @ r
+    basis = np.empty((M.shape[0], m))
+    k = 0
+    for j in range(m):
+        v = M[:, j].copy()
+        for _ in range(2):  # classical Gram-Schmidt, twice
+            v -= basis[:, :k] @ (basis[:, :k].T @ v)
+        nv = np.linalg.norm(v)
+        if nv > tol[j]:
+            q = v / nv
+            basis[:, k] = q
+            k += 1
+            r -= q * (q @ r)
+        path[j + 1] = min(r @ r, path[j])
+    return path
+
+
+def subspace_min_loss_path(well, theta0, A):
+    r"""Exact minima over the nested subspaces spanned by the first k columns of A, k = 0..d.
+
+    .. math:: m_k = \min_{\phi\in\mathbb{R}^k} L(\theta_0 + A_{:, :k}\phi), \qquad
+              m_0 = L(\theta_0) \ge m_1 \ge \dots \ge m_d.
+
+    One QR factorisation of :math:`H^{1/2}A`, :math:`O(D d^2)` for all k together.
+    Random maps with one seed are nested (:mod:`landscape.subspaces`), so ``m_k`` is the
+    exact minimum over the random subspace of dimension k drawn with that seed.
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    A : SubspaceMap or array_like of shape (D, d)
+
+    Returns
+    -------
+    ndarray of shape (d + 1,)
+    """
+    well = _check_well(well)
+    b = _offset(well, theta0)
+    A = _dense_map(A, well.dim)
+    return well.min_loss + 0.5 * _residual_path(b, _whiten(well, A), _whitened_scale(well, A, axis=0))
+
+
+# -- empirical success probability -----------------------------------------------------
+def wilson_interval(successes, n_trials, level=0.95):
+    r"""Wilson score interval for binomial proportions.
+
+    .. math::
+
+        \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}
+             {1 + z^2/n}, \qquad z = \Phi^{-1}\!\left(\tfrac{1+\text{level}}{2}\right).
+
+    Parameters
+    ----------
+    successes : array_like of int
+    n_trials : int or array_like of int (>= 1, >= successes)
+    level : float in (0, 1)
+
+    Returns
+    -------
+    (low, high) : ndarrays of the shape of ``successes``
+    """
+    level = check_probability(level, "level")
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.broadcast_to(np.asarray(n_trials, dtype=np.float64), k.shape)
+    if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
+        raise ValueError("need n_trials >= 1 and 0 <= successes <= n_trials")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
+
+
+@dataclass(frozen=True, repr=False)
+class EmpiricalSuccess:
+    r"""Counts of successful random subspaces, per subspace dimension d.
+
+    Attributes
+    ----------
+    ds : ndarray of int, shape (k,)
+        Subspace dimensions, increasing.
+    successes : ndarray of int, shape (k,)
+        Number of trials whose subspace reaches :math:`L \le \epsilon`.
+    n_trials : int
+    eps : float
+    kind : str
+        Subspace kind.
+    coupling : {"nested", "independent"}
+        ``"nested"``: trial i uses the first d columns of one map for every d (counts at
+        different d are correlated, each is exactly binomial); ``"independent"``: a fresh
+        map per (trial, d).
+    min_losses : ndarray of shape (n_trials, k)
+        The exact minimum loss of each subspace.
+    trial_thresholds : ndarray of shape (n_trials,), optional
+        With nested coupling, the exact smallest d of each trial's nested family whose
+        subspace succeeds (``inf`` when none up to ``max(ds)``, 0 when
+        :math:`\theta_0 \in S(\epsilon)`).
+    """
+
+    ds: np.ndarray
+    successes: np.ndarray
+    n_trials: int
+    eps: float
+    kind: str
+    coupling: str
+    min_losses: np.ndarray
+    trial_thresholds: np.ndarray | None = None
+
+    @property
+    def rates(self):
+        """Success rates :math:`\\hat P_s(d)`, shape (k,)."""
+        return self.successes / self.n_trials
+
+    @property
+    def success_matrix(self):
+        """Boolean (n_trials, k): which trial succeeded at which d."""
+        return self.min_losses <= self.eps
+
+    def confidence_interval(self, level=0.95):
+        """Wilson intervals of the success probabilities: (low, high), each of shape (k,)."""
+        return wilson_interval(self.successes, self.n_trials, level)
+
+    def threshold(self, level=0.5, **kwargs):
+        """The empirical threshold (see :func:`empirical_threshold`)."""
+        return empirical_threshold(self, level=level, **kwargs)
+
+    def __repr__(self):
+        rates = ", ".join(f"{d}:{r:.2f}" for d, r in zip(self.ds, self.rates))
+        return (f"EmpiricalSuccess(eps={self.eps:g}, kind={self.kind!r}, n_trials={self.n_trials}, "
+                f"coupling={self.coupling!r}, P_s(d)={{{rates}}})")
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread (each trial is a small factorisation: threads only contend,
+    and one thread makes the rounding, hence every decision, independent of the machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _root_sequence(seed):
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2 ** 63)))
+    check_rng(seed)  # validates
+    return np.random.SeedSequence(seed)
+
+
+def _check_ds(ds, D):
+    arr = np.asarray(ds)
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating) or not np.all(np.isfinite(arr)) \
+            or np.any(arr != np.round(arr)):
+        raise ValueError(f"ds must be a non-empty 1-D array of integers, got {ds!r}")
+    arr = np.unique(arr.astype(np.int64))
+    if arr[0] < 0 or arr[-1] > D:
+        raise ValueError(f"ds must lie in [0, D] = [0, {D}], got range [{arr[0]}, {arr[-1]}]")
+    return arr
+
+
+def empirical_success_probability(well, theta0, eps, ds, n_trials, kind="orthonormal", seed=None, *,
+                                  coupling="nested", progress=None):
+    r"""Exact success of ``n_trials`` random subspaces at each d: :math:`\hat P_s(d)` with intervals.
+
+    Trial i draws its subspaces from the child seed ``SeedSequence(seed).spawn(n_trials)[i]``
+    and decides success exactly with :func:`subspace_min_loss_path` (no training): the
+    subspace :math:`\theta_0 + \operatorname{range}(A)` succeeds when
+    :math:`\min_\phi L(\theta_0 + A\phi) \le \epsilon`.
+
+    For Haar subspaces (``kind="orthonormal"`` or ``"gaussian"``) the result depends on
+    the well only through the eigenvalues and the offset :math:`V^T(\theta_0-\theta^*)`
+    (rotation invariance), so an identity-basis well loses nothing and costs O(D) per
+    whitening; D = 400 with 100 trials runs in about a second.
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    eps : float > well.min_loss
+    ds : array_like of int in [0, D]
+        Subspace dimensions (sorted and de-duplicated; d = 0 means no subspace: success
+        iff :math:`L(\theta_0) \le \epsilon`).
+    n_trials : int >= 1
+    kind : {"orthonormal", "gaussian", "sparse", "fastfood"}
+    seed : int, SeedSequence, numpy.random.Generator or None
+    coupling : {"nested", "independent"}
+        ``"nested"`` (default): per trial one map of dimension ``max(ds)``, whose first d
+        columns are the trial's d-dimensional subspace (exactly the map
+        ``random_subspace(D, d, kind, seed=child)``); one QR per trial serves every d,
+        and each trial's exact threshold is recorded. ``"independent"``: a fresh map
+        for every (trial, d), from ``SeedSequence(child.entropy, spawn_key=child.spawn_key + (d,))``.
+    progress : callable, optional
+        Called as ``progress(done, n_trials)`` after each trial.
+
+    Returns
+    -------
+    EmpiricalSuccess
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from landscape import QuadraticWell, empirical_success_probability
+    >>> well = QuadraticWell(np.ones(20))
+    >>> res = empirical_success_probability(well, np.ones(20), 5.0, [0, 10, 20], 50, seed=0)
+    >>> res.rates[0], res.rates[-1]
+    (0.0, 1.0)
+    """
+    well = _check_well(well)
+    D = well.dim
+    theta0 = as_float_array(theta0, "theta0", shape=(D,))
+    eps = _check_eps_value(eps, "eps", well.min_loss)
+    ds = _check_ds(ds, D)
+    n_trials = check_int(n_trials, "n_trials", minimum=1)
+    if kind not in SUBSPACE_KINDS:
+        raise ValueError(f"kind must be one of {SUBSPACE_KINDS}, got {kind!r}")
+    if coupling not in ("nested", "independent"):
+        raise ValueError(f"coupling must be 'nested' or 'independent', got {coupling!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    children = _root_sequence(seed).spawn(n_trials)
+    min_losses = np.empty((n_trials, ds.size))
+    thresholds = np.empty(n_trials) if coupling == "nested" else None
+    with _one_blas_thread():
+        for i, child in enumerate(children):
+            if coupling == "nested":
+                min_losses[i], thresholds[i] = _nested_trial(well, theta0, eps, ds, kind, child)
+            else:
+                min_losses[i] = _independent_trial(well, theta0, ds, kind, child)
+            if progress is not None:
+                progress(i + 1, n_trials)
+    successes = (min_losses <= eps).sum(axis=0)
+    return EmpiricalSuccess(ds=ds, successes=successes, n_trials=n_trials, eps=eps, kind=kind,
+                            coupling=coupling, min_losses=min_losses, trial_thresholds=thresholds)
+
+
+def _nested_trial(well, theta0, eps, ds, kind, child):
+    """Minimum losses at ``ds`` over one nested family of maps, and its exact threshold."""
+    d_max = int(ds[-1])
+    if d_max == 0:
+        path = np.array([well.loss(theta0)])
+    else:
+        # An orthonormal map is the Q factor of the Gaussian that the "gaussian" kind draws
+        # from the same seed: the ranges of their first k columns coincide for every k, so
+        # the QR inside the orthonormal map can be skipped.
+        draw_kind = "gaussian" if kind == "orthonormal" else kind
+        path = subspace_min_loss_path(well, theta0, random_subspace(well.dim, d_max, draw_kind, seed=child))
+    hits = np.flatnonzero(path <= eps)
+    return path[ds], (hits[0] if hits.size else np.inf)
+
+
+def _independent_trial(well, theta0, ds, kind, child):
+    """Minimum losses at ``ds``, a fresh map for each d (seeded by (trial, d))."""
+    out = np.empty(ds.size)
+    for j, d in enumerate(ds):
+        if d == 0:
+            out[j] = well.loss(theta0)
+        else:
+            seq = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (int(d),))
+            out[j] = subspace_min_loss(well, theta0, random_subspace(well.dim, int(d), kind, seed=seq))
+    return out
+
+
+# -- threshold -------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class EmpiricalThreshold:
+    r"""The d at which the (monotone) success curve crosses ``level``, with a bootstrap interval.
+
+    Attributes
+    ----------
+    value : float
+        Interpolated crossing; ``ds[0]`` when the curve starts at or above ``level``
+        (``censored == "below"``), ``inf`` when it never reaches it (``"above"``).
+    ci : (float, float)
+        Percentile bootstrap interval at ``confidence``.
+    level, confidence : float
+    censored : {None, "below", "above"}
+    n_bootstrap : int
+    method : str
+    """
+
+    value: float
+    ci: tuple
+    level: float
+    confidence: float
+    censored: str | None
+    n_bootstrap: int
+    method: str
+
+    def __float__(self):
+        return float(self.value)
+
+    def __repr__(self):
+        cens = "" if self.censored is None else f", censored={self.censored!r}"
+        return (f"EmpiricalThreshold(d*={self.value:.4g}, {100 * self.confidence:g}% CI "
+                f"[{self.ci[0]:.4g}, {self.ci[1]:.4g}], level={self.level:g}{cens}, method={self.method!r})")
+
+
+def _isotonic(y, w):
+    """Weighted least-squares non-decreasing fit (pool adjacent violators)."""
+    values, weights, counts = [], [], []
+    for yi, wi in zip(y, w):
+        values.append(yi)
+        weights.append(wi)
+        counts.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            wsum = weights[-2] + weights[-1]
+            merged = (values[-2] * weights[-2] + values[-1] * weights[-1]) / wsum
+            counts[-2] += counts[-1]
+            values[-2], weights[-2] = merged, wsum
+            del values[-1], weights[-1], counts[-1]
+    return np.repeat(values, counts)
+
+
+def _crossing(ds, rates, weights, level):
+    """(value, censored) of the first crossing of ``level`` by the isotonic fit of the rates."""
+    fit = _isotonic(rates, weights)
+    above = np.flatnonzero(fit >= level)
+    if above.size == 0:
+        return np.inf, "above"
+    i = above[0]
+    if i == 0:
+        return float(ds[0]), (None if ds[0] == 0 else "below")
+    lo, hi = fit[i - 1], fit[i]
+    return float(ds[i - 1] + (level - lo) / (hi - lo) * (ds[i] - ds[i - 1])), None
+
+
+def empirical_threshold(result, successes=None, n_trials=None, *, level=0.5, confidence=0.95,
+                        n_bootstrap=1000, seed=None):
+    r"""Threshold dimension :math:`d^*`: where the measured success curve crosses ``level``.
+
+    The rates :math:`\hat P_s(d)` are first made non-decreasing in d (weighted isotonic
+    regression, since :math:`P_s` is monotone), then the crossing is interpolated
+    linearly between the two grid points around it. The interval is a percentile
+    bootstrap: over trials (rows of ``result.success_matrix``, which keeps the
+    correlation of nested trials) for an :class:`EmpiricalSuccess`, or parametric
+    (independent binomial counts) for plain counts.
+
+    Parameters
+    ----------
+    result : EmpiricalSuccess, or array_like of int
+        A result, or the grid ``ds`` (then give ``successes`` and ``n_trials``).
+    successes : array_like of int, optional
+    n_trials : int or array_like of int, optional
+    level : float in (0, 1)
+        Success probability defining the threshold (0.5: the median crossing).
+    confidence : float in (0, 1)
+    n_bootstrap : int >= 0
+        0 skips the interval (it is then (value, value)).
+    seed : int, Generator or None
+        Bootstrap randomness.
+
+    Returns
+    -------
+    EmpiricalThreshold
+
+    Examples
+    --------
+    >>> from landscape import empirical_threshold
+    >>> t = empirical_threshold([10, 20, 30], [0, 50, 100], 100, n_bootstrap=0)
+    >>> t.value
+    20.0
+    """
+    level = check_probability(level, "level")
+    confidence = check_probability(confidence, "confidence")
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    rng = check_rng(seed)
+    if isinstance(result, EmpiricalSuccess):
+        if successes is not None or n_trials is not None:
+            raise ValueError("successes and n_trials must be None when result is an EmpiricalSuccess")
+        ds = result.ds.astype(np.float64)
+        matrix = result.success_matrix
+        n = np.full(ds.size, float(result.n_trials))
+        k = result.successes.astype(np.float64)
+        method = "isotonic crossing, bootstrap over trials"
+    else:
+        if successes is None or n_trials is None:
+            raise ValueError("give successes and n_trials with a grid of ds (or pass an EmpiricalSuccess)")
+        ds = as_float_array(result, "ds", ndim=1)
+        if np.any(np.diff(ds) <= 0):
+            raise ValueError("ds must be strictly increasing")
+        k = as_float_array(successes, "successes", shape=ds.shape, nonnegative=True)
+        if np.isscalar(n_trials) or np.ndim(n_trials) == 0:
+            if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral):
+                raise TypeError(f"n_trials must be an integer or an array of integers, got {n_trials!r}")
+        n = np.broadcast_to(as_float_array(n_trials, "n_trials", ndim=(0, 1)), ds.shape).astype(np.float64)
+        if np.any(n < 1) or np.any(k > n) or np.any(k != np.round(k)) or np.any(n != np.round(n)):
+            raise ValueError("successes must be integers with 0 <= successes <= n_trials, n_trials >= 1")
+        matrix = None
+        method = "isotonic crossing, parametric binomial bootstrap"
+    value, censored = _crossing(ds, k / n, n, level)
+    if n_bootstrap == 0:
+        return EmpiricalThreshold(value, (value, value), level, confidence, censored, 0, method)
+    reps = np.empty(n_bootstrap)
+    for r in range(n_bootstrap):
+        if matrix is not None:
+            kb = matrix[rng.integers(0, matrix.shape[0], matrix.shape[0])].sum(axis=0)
+        else:
+            kb = rng.binomial(n.astype(np.int64), k / n)
+        reps[r] = _crossing(ds, kb / n, n, level)[0]
+    alpha = (1.0 - confidence) / 2
+    ci = (float(np.quantile(reps, alpha, method="lower")), float(np.quantile(reps, 1 - alpha, method="higher")))
+    return EmpiricalThreshold(value, ci, level, confidence, censored, n_bootstrap, method)
