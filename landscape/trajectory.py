@@ -141,7 +141,7 @@ def full_space_trajectory(grad, theta0, lr, steps, *, record_every=1, loss=None)
     >>> traj.iterates.shape
     (4, 2)
     >>> traj.final
-    array([0.125     , 0.857375  ])
+    array([0.125   , 0.857375])
     """
     record_every = check_int(record_every, "record_every", minimum=1)
     _, recorded, losses = _descend(grad, theta0, lr, steps, record_every, loss)
