@@ -19,12 +19,7 @@ def make_well(D=6, rotated=True, with_zero=True, min_loss=0.3, seed=1000):
 
 
 def central_difference_gradient(f, x, h=1e-6):
-    g = np.empty_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(x.size)])
 
 
 # -- spectra ------------------------------------------------------------------------------
