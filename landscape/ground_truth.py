@@ -18,10 +18,9 @@ predictions of :mod:`landscape.predict` are tested against.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from statistics import NormalDist
-
-import numbers
 
 import numpy as np
 

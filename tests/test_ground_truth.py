@@ -76,6 +76,8 @@ def test_min_loss_is_min_loss_when_subspace_contains_the_minimum():
     # directions with zero curvature do not help: the flat axis alone leaves L(theta0)
     flat = well.basis[:, -1:]
     assert subspace_min_loss(well, theta0, flat) == pytest.approx(well.loss(theta0), rel=1e-12)
+    path = subspace_min_loss_path(well, theta0, np.column_stack([flat, A[:, :1]]))
+    np.testing.assert_allclose(path, [well.loss(theta0), well.loss(theta0), 0.25], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", SUBSPACE_KINDS)
