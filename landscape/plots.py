@@ -26,15 +26,14 @@ def _axes(ax):
 
 
 def _rate_and_ci(successes, n_trials):
-    """Success rates and 95% Wilson intervals."""
+    """Success rates and 95% Wilson intervals (clipped so that they contain the rate)."""
+    from .ground_truth import wilson_interval
+
     k = np.asarray(successes, float)
-    n = np.asarray(n_trials, float) * np.ones_like(k)
-    z = 1.959963984540054
+    n = np.broadcast_to(np.asarray(n_trials, float), k.shape)
     p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return p, centre - half, centre + half
+    lo, hi = wilson_interval(k, n)
+    return p, np.minimum(lo, p), np.maximum(hi, p)
 
 
 def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, gordon=None,

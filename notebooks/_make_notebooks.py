@@ -1,0 +1,199 @@
+"""Build the notebooks from the cell sources below (run: python notebooks/_make_notebooks.py).
+
+The .ipynb files are committed without outputs; the test suite executes them (nbmake).
+"""
+import os
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(name, cells):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [new_markdown_cell(src.strip()) if kind == "md" else new_code_cell(src.strip())
+                for kind, src in cells]
+    nbformat.write(nb, os.path.join(HERE, name))
+
+
+QUADRATIC = [
+    ("md", """
+# 01 Quadratic wells: exact phase transitions of random-subspace training
+
+A quadratic well $L(\\theta) = L^* + \\tfrac12(\\theta-\\theta^*)^T H(\\theta-\\theta^*)$ is where the
+theory can be checked with no training noise: whether the affine subspace $\\theta_0 + \\mathrm{range}(A)$
+reaches the sub-level set $S(\\epsilon)=\\{L\\le\\epsilon\\}$ is a least-squares problem. The geometry predicts
+the threshold $d^* \\approx D - \\delta(K)$, with $K$ the cone of directions from $\\theta_0$ into $S(\\epsilon)$
+(kinematic formula), and Gordon's theorem guarantees failure for $d \\lesssim D - w^2$.
+
+Sizes are small so that the notebook runs in the test suite; raise `D` and `n_trials` for sharper pictures.
+"""),
+    ("code", """
+import numpy as np
+import matplotlib.pyplot as plt
+
+import geometry as g
+from landscape import QuadraticWell, predicted_threshold, predicted_success_curve
+from landscape.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
+from landscape.ground_truth import empirical_success_probability, empirical_threshold
+from landscape.plots import plot_success_curve, plot_sublevel_set_2d, plot_threshold_vs_eps
+"""),
+    ("md", "## The picture in two dimensions\nA random line through $\\theta_0$ either meets the green sub-level set or misses it."),
+    ("code", """
+well2 = QuadraticWell([1.0, 0.05])
+ax = plot_sublevel_set_2d(well2, theta0=np.array([1.5, 1.0]), eps=0.04)
+"""),
+    ("md", "## One well, one level: predicted curve vs exact experiment"),
+    ("code", """
+D = 200
+well = QuadraticWell(power_law_spectrum(D, alpha=1.0))
+rng = np.random.default_rng(1000)
+theta0 = rng.standard_normal(D)
+theta0 *= 3.0 / np.linalg.norm(theta0)
+eps = 0.35 * well.loss(theta0)
+ds = np.arange(0, D + 1, 10)
+
+pred = predicted_success_curve(well, theta0, eps, ds=ds, n_samples=1000, seed=0)
+emp = empirical_success_probability(well, theta0, eps, ds[1:], n_trials=100, seed=1)
+print(pred.threshold)
+print("measured d*:", empirical_threshold(emp, seed=0))
+ax = plot_success_curve(ds[1:], emp.successes, 100, prediction=pred)
+"""),
+    ("md", "## Thresholds fall as the level rises, and as $\\theta_0$ approaches the minimum (burn-in)"),
+    ("code", """
+levels = np.array([0.2, 0.35, 0.5, 0.7]) * well.loss(theta0)
+preds = predicted_threshold(well, theta0, eps=levels, n_samples=1000, seed=0)
+measured = [empirical_threshold(empirical_success_probability(well, theta0, e, ds[1:], 60, seed=2), seed=0)
+            for e in levels]
+ax = plot_threshold_vs_eps(levels, [p.kinematic for p in preds], [p.kinematic_stderr for p in preds],
+                           [m.value for m in measured], np.array([m.ci for m in measured]),
+                           gordon=[p.gordon for p in preds])
+
+for scale in (1.0, 0.8, 0.6):
+    p = predicted_threshold(well, scale * theta0, eps=levels[1], n_samples=1000, seed=0)
+    print(f"theta0 scaled by {scale}: D - delta = {p.kinematic:.1f}")
+"""),
+    ("md", "## Spectra: flat, power law, two-level\nMore small eigenvalues mean wider sub-level sets and smaller thresholds."),
+    ("code", """
+spectra = {"flat": flat_spectrum(D), "power law": power_law_spectrum(D, 1.0),
+           "two-level": two_level_spectrum(D, 10, stiff=1.0, soft=1e-2)}
+for name, lam in spectra.items():
+    w = QuadraticWell(lam)
+    e = 0.35 * w.loss(theta0)
+    p = predicted_threshold(w, theta0, eps=e, n_samples=1000, seed=0)
+    print(f"{name:>10}: D - delta = {p.kinematic:6.1f}, Gordon: fails for d <= {p.gordon}")
+"""),
+    ("md", "## Geometry directly\nThe same numbers from `geometry`, for a ball seen from outside (a circular cone) and the estimators' result objects."),
+    ("code", """
+K = g.directions_from(g.Ball(D, radius=1.0, center=np.r_[2.0, np.zeros(D - 1)]), np.zeros(D))
+print(g.statistical_dimension(K, 2000, seed=0))
+print(g.statistical_dimension(g.CircularCone(D, np.arcsin(0.5))))
+print(g.gaussian_width(K, 2000, seed=0))
+"""),
+]
+
+NETWORKS = [
+    ("md", """
+# 02 Networks: subspace training, thresholds, burn-in and lottery subspaces
+
+A small MLP on scikit-learn's digits is trained only inside d-dimensional affine subspaces
+$\\theta = \\theta_s + A\\phi$: random subspaces through the initialisation $\\theta_0$, random subspaces
+through a burn-in point $\\theta_t$ (t full-space steps first), and lottery subspaces (spanned by the
+top singular directions of a full training trajectory). The success probability jumps from 0 to 1
+at a threshold $d^*$, estimated with a bootstrap interval over seeds.
+
+Sizes are small so that the notebook runs in the test suite (`landscape.sweep.digits_experiment` has the
+full-size defaults).
+"""),
+    ("code", """
+import numpy as np
+import matplotlib.pyplot as plt
+
+from landscape.data import load_digits
+from landscape.models import MLP
+from landscape.sweep import sweep
+from landscape.thresholds import success_probability, threshold_dimension
+from landscape.plots import plot_success_curve, plot_threshold_vs_burn_in
+
+data = load_digits(seed=0)
+model = MLP([data.n_features, 8, data.n_classes])
+print("D =", model.n_params)
+protocol = dict(optimizer="momentum", lr=0.3, steps=100, batch_size=128)
+ds = [4, 16, 64, 256]
+table = sweep(model, data, ds, seeds=3, kinds=("random", "lottery"), burn_in=(0, 10),
+              progress=False, **protocol)
+print(table)
+"""),
+    ("md", "## Success probability against d (log axis), per kind of subspace"),
+    ("code", """
+level = 0.8   # success: final training accuracy >= 80%
+fig, ax = plt.subplots()
+for (kind, t), color in zip([("random", 0), ("random", 10), ("lottery", 0)], ["C0", "C1", "C2"]):
+    cur = success_probability(table, "train_acc", level, kind=kind, t=t)
+    plot_success_curve(cur.ds, cur.successes, cur.n_trials, log_d=True, ax=ax, color=color,
+                       label=f"{kind}, t={t}")
+"""),
+    ("md", "## Thresholds with bootstrap intervals over seeds"),
+    ("code", """
+for kind, t in [("random", 0), ("random", 10), ("lottery", 0)]:
+    est = threshold_dimension(table, "train_acc", level, kind=kind, t=t, seed=0)
+    print(f"{kind:>8}, t={t:>2}: d* = {est.value:7.1f}  95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]  bracket {est.bracket}")
+"""),
+]
+
+THEORY = [
+    ("md", """
+# 03 Theory vs experiment: from the Hessian to a predicted $d^*$
+
+Train the digits MLP to $\\theta^*$, model the loss there by its Hessian (top eigenpairs by Lanczos,
+the bulk by stochastic Lanczos quadrature, grouped into eigenvalue groups), and predict the threshold
+dimension of random subspaces through $\\theta_0$ from the geometry of the model's sub-level sets:
+$d^* \\approx D - \\delta$ (kinematic formula) and Gordon's lower bound. Then measure $d^*$ by subspace
+training and compare. The quadratic model ignores that the landscape between $\\theta_0$ and
+$\\theta^*$ is not quadratic, and training has a finite budget: the report says how far apart they are.
+"""),
+    ("code", """
+import numpy as np
+import matplotlib.pyplot as plt
+
+from landscape.data import load_digits
+from landscape.models import MLP
+from landscape.training import train_full
+from landscape.spectral_model import SpectralModel
+from landscape.sweep import sweep
+from landscape import predict_threshold, compare
+from landscape.plots import plot_spectrum
+
+data = load_digits(seed=0)
+model = MLP([data.n_features, 8, data.n_classes])
+protocol = dict(optimizer="momentum", lr=0.3, steps=100, batch_size=128)
+full = train_full(model, data, seed=0, **protocol)
+theta_star, theta0 = full.theta, full.theta - full.phi
+X, y = data.X_train, data.y_train
+L_star, L0 = model.loss(theta_star, X, y), model.loss(theta0, X, y)
+print(f"D = {model.n_params}, L(theta0) = {L0:.3f}, L* = {L_star:.4f}")
+"""),
+    ("md", "## Hessian spectrum at $\\theta^*$"),
+    ("code", """
+spec = SpectralModel.from_model(model, theta_star, theta0, X, y, k=8, n_probes=4, n_steps=30, seed=0)
+print(spec)
+ax = plot_spectrum(spec.eigenvalues, weights=spec.multiplicities, label="Lanczos + SLQ groups")
+"""),
+    ("md", "## Predicted and measured thresholds"),
+    ("code", """
+levels = L_star + np.array([0.2, 0.4]) * (L0 - L_star)
+pred = predict_threshold(spec, levels, n_samples=500, seed=0, label="random, t=0")
+print(pred)
+table = sweep(model, data, [8, 32, 128, 512], seeds=2, progress=False, **protocol)
+comparison = compare(pred, table, kind="random", t=0)
+print(comparison.to_markdown())
+ax = comparison.plot()
+"""),
+]
+
+if __name__ == "__main__":
+    build("01_quadratic_wells.ipynb", QUADRATIC)
+    build("02_network_thresholds.ipynb", NETWORKS)
+    build("03_theory_vs_experiment.ipynb", THEORY)
