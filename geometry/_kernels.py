@@ -137,16 +137,16 @@ _MAXITER = 200
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate(kind, mode, x, g, h, rho, b, wp, tp, itp, bzpos, k, c1, tau1, scale):
+def _evaluate(kind, mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1, scale):
     if kind == 1:
-        return _branch1(mode, x, g, h, rho, b, wp, tp)
+        return _branch1(mode, x, g, h, rho, b, wp, tp, beta)
     if kind == 2:
-        return _branch2(mode, x, g, h, rho, b, wp, tp, itp, bzpos)
+        return _branch2(mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos)
     return _interior(mode, x, g, h, rho, b, k, c1, tau1, scale)
 
 
 @njit(cache=True, error_model="numpy")
-def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, bzpos, k, c1, tau1, scale):
+def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1, scale):
     """Root of the function ``_evaluate(kind, mode, .)`` in [xa, xb], f(xa) f(xb) <= 0.
 
     Brent's method as in scipy's ``brentq``: inverse quadratic interpolation or secant
@@ -187,15 +187,19 @@ def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, bzpos, k, c1, 
             xcur += scur
         else:
             xcur += delta if sbis > 0 else -delta
-        fcur = _evaluate(kind, mode, xcur, g, h, rho, b, wp, tp, itp, bzpos, k, c1, tau1, scale)
+        fcur = _evaluate(kind, mode, xcur, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1, scale)
     return xcur
 
 
 # ----------------------------------------------------------------------------- projection onto K°
 
 @njit(cache=True, error_model="numpy")
-def _branch1_terms(mode, x, rho, b, g, wp, tp):
-    """t, t_p - t, S = sum b^2 w w_p, B = sum b g w on the branch t in (0, t_p)."""
+def _branch1_terms(mode, x, rho, b, g, wp, tp, beta):
+    """t, t_p - t, S = sum b^2 w w_p, B = sum b g w on the branch t in (0, t_p).
+
+    Near the pole (mode 1) B = beta + (t_p - t) sum b g rho w w_p, with beta = B(t_p):
+    B is then small and must not be the difference of two sums of order one.
+    """
     if mode == 0:
         t, d = x, tp - x
     else:
@@ -205,14 +209,19 @@ def _branch1_terms(mode, x, rho, b, g, wp, tp):
     for i in range(rho.shape[0]):
         w = 1.0 / (1.0 + t * rho[i])
         S += b[i] * b[i] * wp[i] * w
-        B += b[i] * g[i] * w
+        if mode == 0:
+            B += b[i] * g[i] * w
+        else:
+            B += b[i] * g[i] * rho[i] * w * wp[i]
+    if mode != 0:
+        B = beta + d * B
     return t, d, S, B
 
 
 @njit(cache=True, error_model="numpy")
-def _branch1(mode, x, g, h, rho, b, wp, tp):
+def _branch1(mode, x, g, h, rho, b, wp, tp, beta):
     """D(t)^2 f(t) on the branch t < t_p (no pole; same sign as f there)."""
-    t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp)
+    t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp, beta)
     D = d * S
     N = B * B
     for i in range(rho.shape[0]):
@@ -225,8 +234,13 @@ def _branch1(mode, x, g, h, rho, b, wp, tp):
 
 
 @njit(cache=True, error_model="numpy")
-def _branch2_terms(mode, x, rho, b, g, wp, itp, bzpos):
-    """t' = 1/t, 1/t_p - t', and B, S scaled by a common positive factor on the branch t > t_p."""
+def _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos):
+    """t' = 1/t, 1/t_p - t', and B, S scaled by a common positive factor on the branch t > t_p.
+
+    The factor is 1 when some zero radius carries an offset (bzpos), t = 1/t' otherwise.
+    Near the pole (mode 1) B is computed as beta - t_p (1/t_p - t') sum b g rho w_p / (t' + rho),
+    times that factor (beta = B(t_p)), to keep its relative precision.
+    """
     if mode == 0:
         tq, d = x, itp - x
     else:
@@ -237,17 +251,24 @@ def _branch2_terms(mode, x, rho, b, g, wp, itp, bzpos):
         r = rho[i]
         if r > 0.0:
             om = tq / (tq + r) if bzpos else 1.0 / (tq + r)
+            if mode != 0:
+                B += b[i] * g[i] * r * wp[i] / (tq + r)
         else:
             om = 1.0 if bzpos else 0.0
         S += b[i] * b[i] * wp[i] * om
-        B += b[i] * g[i] * om
+        if mode == 0:
+            B += b[i] * g[i] * om
+    if mode != 0:
+        B = beta - tp * d * B
+        if not bzpos:
+            B /= tq
     return tq, d, S, B
 
 
 @njit(cache=True, error_model="numpy")
-def _branch2(mode, x, g, h, rho, b, wp, tp, itp, bzpos):
+def _branch2(mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos):
     """(t_p (1/t_p - t') S)^2 t^2 f(t) on the branch t > t_p, in t' = 1/t (no pole)."""
-    tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, itp, bzpos)
+    tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos)
     E = tp * d * S
     N = B * B
     for i in range(rho.shape[0]):
@@ -308,34 +329,34 @@ def _project_one(g, h, rho, b, wp, tp, itp, bzpos):
     dummy = np.empty(0)
     if beta > 0.0 and f0 < 0.0:
         half = 0.5 * tp
-        fmid = _branch1(m0, half, g, h, rho, b, wp, tp)
+        fmid = _branch1(m0, half, g, h, rho, b, wp, tp, beta)
         if fmid > 0.0:
-            f_lo = _branch1(m0, 0.0, g, h, rho, b, wp, tp)
+            f_lo = _branch1(m0, 0.0, g, h, rho, b, wp, tp, beta)
             mode = m0
-            x = _brent(m1, m0, 0.0, half, f_lo, fmid, g, h, rho, b, wp, tp, itp, bzpos, -m1, dummy, 0.0, no)
+            x = _brent(m1, m0, 0.0, half, f_lo, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
         else:
-            f_pole = _branch1(m1, 0.0, g, h, rho, b, wp, tp)
+            f_pole = _branch1(m1, 0.0, g, h, rho, b, wp, tp, beta)
             mode = m1
-            x = _brent(m1, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, bzpos, -m1, dummy, 0.0, no)
-        t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp)
+            x = _brent(m1, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+        t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp, beta)
         D = d * S
         if D > 0.0:
             return m1, m0, t, t * B / D
     elif beta < 0.0:
-        f_inf = _branch2(m0, 0.0, g, h, rho, b, wp, tp, itp, bzpos)
+        f_inf = _branch2(m0, 0.0, g, h, rho, b, wp, tp, itp, beta, bzpos)
         if f_inf >= 0.0:
-            tq, d, S, B = _branch2_terms(m0, 0.0, rho, b, g, wp, itp, bzpos)
+            tq, d, S, B = _branch2_terms(m0, 0.0, rho, b, g, wp, tp, itp, beta, bzpos)
             return m4, m1, 0.0, -B / (tp * d * S)
         half = 0.5 * itp
-        fmid = _branch2(m0, half, g, h, rho, b, wp, tp, itp, bzpos)
+        fmid = _branch2(m0, half, g, h, rho, b, wp, tp, itp, beta, bzpos)
         if fmid > 0.0:
             mode = m0
-            x = _brent(m2, m0, 0.0, half, f_inf, fmid, g, h, rho, b, wp, tp, itp, bzpos, -m1, dummy, 0.0, no)
+            x = _brent(m2, m0, 0.0, half, f_inf, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
         else:
-            f_pole = _branch2(m1, 0.0, g, h, rho, b, wp, tp, itp, bzpos)
+            f_pole = _branch2(m1, 0.0, g, h, rho, b, wp, tp, itp, beta, bzpos)
             mode = m1
-            x = _brent(m2, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, bzpos, -m1, dummy, 0.0, no)
-        tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, itp, bzpos)
+            x = _brent(m2, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+        tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos)
         E = tp * d * S
         if E > 0.0 and tq > 0.0:
             return m2, m1, tq, -B / E
@@ -519,10 +540,10 @@ def _interior_distance(g, h, rho, b, k, c1, tau1, pole_kind, halfspace, bnorm):
     half = 0.5 * tau1
     fmid = _interior(m0, half, g, h, rho, b, k, c1, tau1, no)
     if fmid <= 0.0:
-        x = _brent(m3, m0, 0.0, half, f0, fmid, g, h, rho, b, b, 0.0, 0.0, no, k, c1, tau1, no)
+        x = _brent(m3, m0, 0.0, half, f0, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)
         return np.sqrt(_interior_dist2(m0, x, g, h, rho, b, k, c1, tau1))
     if mass > 0.0:
-        x = _brent(m3, m1, 0.0, half, f_pole, fmid * half * half, g, h, rho, b, b, 0.0, 0.0, no,
+        x = _brent(m3, m1, 0.0, half, f_pole, fmid * half * half, g, h, rho, b, b, 0.0, 0.0, 0.0, no,
                    k, c1, tau1, yes)
         x = max(x, 1e-300)
         return np.sqrt(_interior_dist2(m1, x, g, h, rho, b, k, c1, tau1))
@@ -531,7 +552,7 @@ def _interior_distance(g, h, rho, b, k, c1, tau1, pole_kind, halfspace, bnorm):
     f_end = _interior(m1, x_end, g, h, rho, b, k, c1, tau1, no)
     if f_end >= 0.0:
         return np.sqrt(_interior_dist2(m1, x_end, g, h, rho, b, k, c1, tau1) + tau1 * f_end)
-    x = _brent(m3, m1, x_end, half, f_end, fmid, g, h, rho, b, b, 0.0, 0.0, no, k, c1, tau1, no)
+    x = _brent(m3, m1, x_end, half, f_end, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)
     return np.sqrt(_interior_dist2(m1, x, g, h, rho, b, k, c1, tau1))
 
 

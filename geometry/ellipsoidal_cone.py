@@ -32,6 +32,10 @@ _OFFSET_RTOL = 1e-12
 _CHUNK_ENTRIES = 2 ** 20
 
 
+class OriginInsideError(ValueError):
+    """The origin lies in the ellipsoid: its directions are the whole sphere, not a cone."""
+
+
 def _origin_inside_message(quotient):
     return (
         "the origin lies inside the ellipsoid or on its boundary (sum of squared offsets over "
@@ -136,6 +140,33 @@ class _Secular:
             self.halfspace = 1 if not pos.any() else 2
             self.tau1 = 0.0
         self.bnorm = float(np.linalg.norm(b))
+
+
+class _Layout:
+    """The eigen-coordinates of ambient vectors (columns of ``EllipsoidalCone._eigen``) and their groups."""
+
+    def __init__(self, cone):
+        unit_rho, unit_b, unit_group, flat_units = cone._units
+        if cone.multiplicities is not None:
+            mult = cone.multiplicities
+            c_unit = np.repeat(np.arange(mult.size), mult)
+            first = np.zeros(cone.dim, dtype=bool)
+            first[np.concatenate([[0], np.cumsum(mult)[:-1]])] = True
+            c_b = np.where(first, unit_b[c_unit], 0.0)
+        else:
+            c_unit = np.arange(unit_rho.size)
+            c_b = unit_b
+        self.rho = np.where(flat_units[c_unit], np.inf, unit_rho[c_unit])
+        self.b = np.asarray(c_b, dtype=np.float64)
+        self.flat = flat_units[c_unit]
+        c_group = unit_group[c_unit]
+        order = np.flatnonzero(c_group >= 0)
+        self.order = order[np.argsort(c_group[order], kind="stable")]
+        self.order_group = c_group[self.order]
+        self.starts = np.flatnonzero(np.r_[True, np.diff(self.order_group) != 0])
+        bg = cone._b[self.order_group]
+        self.order_bhat = np.divide(self.b[self.order], bg, out=np.zeros_like(bg), where=bg > 0)
+        self.z_group = int(unit_group[-1]) if cone._bc is not None else -1
 
 
 class EllipsoidalCone(ConvexCone):
@@ -252,27 +283,8 @@ class EllipsoidalCone(ConvexCone):
         self._mult = np.bincount(inverse, weights=unit_m[live_units], minlength=rho_g.size).astype(np.int64)
         self._check_origin_outside()
         self._secular_cache = None
-        # eigen-coordinates of ambient vectors (one per column of _eigen's output)
-        if self.multiplicities is not None:
-            c_unit = np.repeat(np.arange(k), self.multiplicities)
-            first = np.zeros(self.dim, dtype=bool)
-            first[np.concatenate([[0], np.cumsum(self.multiplicities)[:-1]])] = True
-            c_b = np.where(first, unit_b[c_unit], 0.0)
-        else:
-            c_unit = np.arange(n_units)
-            c_b = unit_b
-        self._c_rho = np.ascontiguousarray(np.where(flat_units[c_unit], np.inf, unit_rho[c_unit]))
-        self._c_b = np.ascontiguousarray(c_b, dtype=np.float64)
-        self._c_flat = np.ascontiguousarray(flat_units[c_unit])
-        c_group = unit_group[c_unit]
-        order = np.flatnonzero(c_group >= 0)
-        order = order[np.argsort(c_group[order], kind="stable")]
-        self._c_order = order
-        self._c_order_group = c_group[order]
-        self._c_starts = np.flatnonzero(np.r_[True, np.diff(self._c_order_group) != 0])
-        bg = self._b[c_group[order]]
-        self._c_order_bhat = np.divide(self._c_b[order], bg, out=np.zeros_like(bg), where=bg > 0)
-        self._z_group = int(unit_group[-1]) if self._bc is not None else -1
+        self._units = (unit_rho, unit_b, unit_group, flat_units)
+        self._layout_cache = None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -320,7 +332,7 @@ class EllipsoidalCone(ConvexCone):
         with np.errstate(over="ignore"):
             quotient = float(np.sum(b[pos] ** 2 / rho[pos]))
         if not quotient > 1.0 + _INSIDE_RTOL:
-            raise ValueError(_origin_inside_message(quotient))
+            raise OriginInsideError(_origin_inside_message(quotient))
 
     @property
     def _secular(self):
@@ -333,6 +345,13 @@ class EllipsoidalCone(ConvexCone):
         """Number of distinct finite squared radii: the cost of one sample, per root-find step."""
         return int(self._rho.size)
 
+    @property
+    def _layout(self):
+        """Per eigen-coordinate of ambient vectors (O(D) memory: built on first use)."""
+        if self._layout_cache is None:
+            self._layout_cache = _Layout(self)
+        return self._layout_cache
+
     # ------------------------------------------------------------------ reduction to groups
     def _eigen(self, G):
         """Eigen-coordinates (m, n_coords) of ambient rows, and the offset-free squared norm of
@@ -343,7 +362,7 @@ class EllipsoidalCone(ConvexCone):
         if self._bc is None:
             return E, None
         Gc = G - E @ self.axes.T
-        bn = self._c_b[-1]
+        bn = self._units[1][-1]
         if bn > 0:
             ec = Gc @ (self._bc / bn)
             R = Gc - np.outer(ec, self._bc / bn)
@@ -358,14 +377,15 @@ class EllipsoidalCone(ConvexCone):
         Per group: the component along the group's offset direction, the squared norm of
         the rest, and the squared norm along flat directions.
         """
-        El = E[:, self._c_order]
-        Gp = np.add.reduceat(El * self._c_order_bhat, self._c_starts, axis=1)
-        R = El - Gp[:, self._c_order_group] * self._c_order_bhat
-        H = np.add.reduceat(R * R, self._c_starts, axis=1)
+        lay = self._layout
+        El = E[:, lay.order]
+        Gp = np.add.reduceat(El * lay.order_bhat, lay.starts, axis=1)
+        R = El - Gp[:, lay.order_group] * lay.order_bhat
+        H = np.add.reduceat(R * R, lay.starts, axis=1)
         if extra_h is not None:
-            H[:, self._z_group] += extra_h
+            H[:, lay.z_group] += extra_h
         if self.flat_dim:
-            Ef = E[:, self._c_flat]
+            Ef = E[:, lay.flat]
             flat2 = np.einsum("ij,ij->i", Ef, Ef)
         else:
             flat2 = np.zeros(E.shape[0])
@@ -376,10 +396,15 @@ class EllipsoidalCone(ConvexCone):
         from ._kernels import polar_batch
 
         sec = self._secular
-        return polar_batch(np.ascontiguousarray(Gp, dtype=np.float64), np.ascontiguousarray(H, dtype=np.float64),
+        out = polar_batch(np.ascontiguousarray(Gp, dtype=np.float64), np.ascontiguousarray(H, dtype=np.float64),
                            np.ascontiguousarray(flat2, dtype=np.float64), self._rho, self._b, sec.wp, sec.tp,
                            sec.bzpos, want_support, self.flat_dim > 0, sec.k, sec.c1, sec.tau1,
                            sec.pole_kind, sec.halfspace, sec.bnorm)
+        check = out if want_support else out[:, :5]
+        if not np.all(np.isfinite(check)):  # pragma: no cover - a bug, not bad input
+            raise RuntimeError(f"{self!r}: the projection kernel returned non-finite values; please report "
+                               "this cone (radii, offset) as a bug")
+        return out
 
     def _apply(self, G, polar):
         """Pi_K° (``polar``) or Pi_K of ambient rows, from the per-sample solutions."""
@@ -390,8 +415,9 @@ class EllipsoidalCone(ConvexCone):
         form, x, mu = out[:, 0].astype(np.int64), out[:, 1], out[:, 2]
         k = self.radii.shape[0] if self.axes is not None else E.shape[1]
         Ek = E[:, :k]
-        W, OMW = polar_weights(form, x, self._c_rho[:k])
-        mb = mu[:, None] * self._c_b[:k]
+        lay = self._layout
+        W, OMW = polar_weights(form, x, lay.rho[:k])
+        mb = mu[:, None] * lay.b[:k]
         res = W * (Ek + mb) if polar else OMW * Ek - W * mb
         if self.axes is None:
             return res
