@@ -263,7 +263,7 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
     n_samples : int
     seed : int, Generator or None
     method : {"auto", "em", "nnls"}
-        Estimator of the intrinsic volumes (``"auto"``: exact where known, else EM).
+        Estimator of the intrinsic volumes (``"auto"``: exact where known, else ``"nnls"``).
     n_bootstrap : int
         Number of bootstrap refits for the band (0 or 1 to skip).
 
@@ -286,7 +286,15 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
     ds = ds.astype(int)
     if ds.min() < 0 or ds.max() > D:
         raise ValueError(f"ds must lie in [0, D] = [0, {D}], got range [{ds.min()}, {ds.max()}]")
-    vol = intrinsic_volumes(K, n_samples, seed=rng, method=method)
+    if method == "auto":
+        # exact volumes where geometry knows them; otherwise penalised NNLS, which measured
+        # both more accurate and several times faster than EM on ellipsoidal cones (D = 400)
+        try:
+            vol = intrinsic_volumes(K, method="exact")
+        except ValueError:
+            vol = intrinsic_volumes(K, n_samples, seed=rng, method="nnls")
+    else:
+        vol = intrinsic_volumes(K, n_samples, seed=rng, method=method)
     prob = np.asarray(vol.success_probability(ds), dtype=float)
     if n_bootstrap >= 2:
         band = vol.success_band(ds, n_bootstrap=n_bootstrap, level=0.9, seed=rng)
