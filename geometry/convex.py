@@ -341,7 +341,8 @@ def polish_polar_projection(g, v, radii, offset, axes=None, *, max_iter=50):
     starts = ([np.log(t0)] if t0 > 0 else []) + list(np.log(10.0) * np.arange(-16.0, 17.0))
     best, best_res = v.copy(), np.inf
     for lt in starts:
-        res, vn, s = newton(lt)
+        with np.errstate(all="ignore"):  # far starting points overflow; they are discarded
+            res, vn, s = newton(lt)
         if not (np.all(np.isfinite(vn)) and s > 0):
             continue
         if res < best_res and np.linalg.norm(V @ vn - v) <= 1e-3 * scale:

@@ -135,6 +135,22 @@ def test_polar_projection_at_the_pole():
             assert np.linalg.norm(K.project_polar(g + eps * u) - v) <= 1e-7
 
 
+@pytest.mark.parametrize("D", [2, 5])
+def test_polar_projection_exactly_at_the_pole(D):
+    """beta = 0 exactly (g orthogonal to the axis of a ball seen from outside): the closed form
+    of the solution at t = t_p, against the circular cone."""
+    from geometry import CircularCone
+
+    K = EllipsoidalCone(np.full(D, 1.0), np.eye(D)[0] * 2.0)
+    C = CircularCone(D, np.arcsin(0.5))
+    G = np.zeros((3, D))
+    G[0, 1], G[1, -1], G[2, 1:] = 1.0, -2.5, 0.7
+    Gp, _, _ = K._reduce(*K._eigen(G))
+    assert np.all(Gp == 0)
+    np.testing.assert_allclose(K.project(G), C.project(G), atol=1e-15)
+    np.testing.assert_allclose(K.project(G[0])[:2], [np.sqrt(3) / 4, 0.25], atol=1e-15)
+
+
 def test_pole_constant_solves_its_equation():
     rng = np.random.default_rng(1005)
     for _ in range(10):
@@ -200,6 +216,15 @@ def test_grouped_draws_equal_expanded_computation():
     # the grouped cone's own ambient (block layout) methods agree as well
     np.testing.assert_allclose(grouped.project(G), expanded.project(G), atol=1e-12)
     np.testing.assert_allclose(grouped.squared_projection_norms(G), nK, rtol=1e-11, atol=1e-12)
+
+
+def test_grouped_pairs_add_up_to_the_squared_norm():
+    """Moreau on grouped draws: ||Pi_K g||^2 + ||Pi_K° g||^2 = ||g||^2 = sum Gp^2 + sum H + flat2."""
+    K = EllipsoidalCone([0.3, 1.0, 4.0, np.inf, 0.0], [2.0, 1.0, -3.0, 1.0, 0.2], multiplicities=[2, 7, 1, 3, 4])
+    Gp, H, flat2 = K._draw(500, np.random.default_rng(6))
+    nK, nP = K._from_draws(Gp, H, flat2, "pairs")
+    np.testing.assert_allclose(nK + nP, (Gp ** 2).sum(1) + H.sum(1) + flat2, rtol=1e-13)
+    assert np.all(nK >= flat2)
 
 
 def test_grouped_sampling_in_distribution():
