@@ -75,7 +75,7 @@ def _well_model(args):
 
 
 def _cmd_predict(args):
-    from .compare import predict_threshold
+    from .comparison import predict_threshold
 
     if args.spectrum is not None:
         model = load_spectral_model(args.spectrum)
@@ -155,7 +155,7 @@ def _cmd_thresholds(args):
 
 
 def _cmd_compare(args):
-    from .compare import compare, predict_threshold
+    from .comparison import compare, predict_threshold
 
     model = load_spectral_model(args.spectrum)
     table = _load_table(args.runs)

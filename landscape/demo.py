@@ -176,12 +176,12 @@ def _quadratic_part(s, out, seed, log):
 def _network_part(s, out, seed, log, progress, max_workers):
     import matplotlib.pyplot as plt
 
-    from .compare import Comparison, compare, predict_threshold
+    from .comparison import Comparison, compare, predict_threshold
     from .data import load_digits
     from .models import MLP
     from .plots import plot_spectrum, plot_success_curve
     from .spectral_model import SpectralModel
-    from .sweep import sweep
+    from .sweeps import sweep
     from .thresholds import success_probability
     from .training import train_full
 

@@ -7,7 +7,7 @@ numpy and the standard library read: CSV, JSON (a list of records), JSON lines a
 
 :func:`load_runs` reads
 
-* a results store directory written by :func:`landscape.sweep.sweep` (``runs.jsonl``),
+* a results store directory written by :func:`landscape.sweeps.sweep` (``runs.jsonl``),
 * ``.csv``, ``.json``, ``.jsonl`` and ``.npz`` files written by :class:`RunTable`,
 * ``.pkl`` result pickles of the paper's reference code (Larsen et al. 2022), through a
   restricted unpickler that allows only builtins and numpy arrays

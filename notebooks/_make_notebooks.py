@@ -113,7 +113,7 @@ import matplotlib.pyplot as plt
 
 from landscape.data import load_digits
 from landscape.models import MLP
-from landscape.sweep import sweep
+from landscape.sweeps import sweep
 from landscape.thresholds import success_probability, threshold_dimension
 from landscape.plots import plot_success_curve, plot_threshold_vs_burn_in
 
@@ -162,7 +162,7 @@ from landscape.data import load_digits
 from landscape.models import MLP
 from landscape.training import train_full
 from landscape.spectral_model import SpectralModel
-from landscape.sweep import sweep
+from landscape.sweeps import sweep
 from landscape import predict_threshold, compare
 from landscape.plots import plot_spectrum
 

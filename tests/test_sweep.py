@@ -1,4 +1,4 @@
-"""landscape.sweep: executors, incremental store, kill-and-resume, acceptance trends on digits."""
+"""landscape.sweeps: executors, incremental store, kill-and-resume, acceptance trends on digits."""
 import functools
 import json
 import os
@@ -16,7 +16,7 @@ from landscape.data import teacher_student
 from landscape.models import MLP
 from landscape.runs import RunTable
 from landscape.store import ResultStore
-from landscape.sweep import SerialExecutor, sweep
+from landscape.sweeps import SerialExecutor, sweep
 from landscape.thresholds import success_probability, threshold_dimension
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,7 +117,7 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from landscape.data import teacher_student
     from landscape.models import MLP
-    from landscape.sweep import sweep
+    from landscape.sweeps import sweep
     data = teacher_student(200, 0, n_features=6, n_classes=3, hidden=8, seed=1000)
     sweep(MLP([6, 12, 3]), data, ds=[1, 2, 4, 8, 16, 32], seeds=4, steps=150, lr=0.05,
           store={store!r}, executor="serial", progress=False)
@@ -216,7 +216,7 @@ def test_bad_input_changes_nothing_stored(problem, tmp_path):
 
 
 def test_acceptance_trends_on_digits():
-    """CI-sized version of the digits experiment (the full one: landscape.sweep.digits_experiment).
+    """CI-sized version of the digits experiment (the full one: landscape.sweeps.digits_experiment).
 
     D = 1210; random subspaces go from P_s = 0 to 1 over the range of d; burn-in (16
     full-space steps) moves the transition to smaller d; lottery subspaces succeed at d

@@ -500,14 +500,3 @@ def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=
     full = table.select(kind="full")[metric]
     return DigitsExperiment(table, D, thresholds, float(np.mean(full)), wall, metric, level)
 
-
-class _CallableModule(type(sys)):
-    """``landscape.sweep`` is both this module and the function :func:`sweep` (re-exported by
-    the package): once the module is imported, ``landscape.sweep`` names the module, so the
-    module forwards calls to the function and ``landscape.sweep(...)`` works either way."""
-
-    def __call__(self, *args, **kwargs):
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -210,7 +210,7 @@ def compare(predictions, runs, *, metric="train_loss", p=0.5, n_bootstrap=1000, 
         From :func:`predict_threshold`, made from the same :math:`\theta_0` (or
         :math:`\theta_t` for burn-in runs) as the runs selected by ``where``.
     runs : RunTable
-        Subspace-training runs (``landscape.sweep`` or :func:`landscape.runs.load_runs`).
+        Subspace-training runs (:func:`landscape.sweeps.sweep` or :func:`landscape.runs.load_runs`).
     metric : str
         The run column the levels apply to (default the final training loss).
     p : float
