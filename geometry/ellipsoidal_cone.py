@@ -219,11 +219,11 @@ class EllipsoidalCone(ConvexCone):
     --------
     >>> import numpy as np
     >>> from geometry import EllipsoidalCone
-    >>> K = EllipsoidalCone([1.0, 1.0], [2.0, 0.0])   # unit disc at distance 2
-    >>> bool(np.allclose(K.project([0.0, 1.0]), [0.0, 0.0]))
-    False
-    >>> float(np.degrees(np.arctan2(*K.project([0.0, 1.0])[::-1])))  # half-angle 30 degrees
-    30.0...
+    >>> K = EllipsoidalCone([1.0, 1.0], [2.0, 0.0])  # unit disc at distance 2: half-angle 30 deg
+    >>> K.project([0.0, 1.0]).round(6).tolist()  # onto the boundary ray at 30 degrees
+    [0.433013, 0.25]
+    >>> float(K.support([-1.0, 0.0]))  # g in the polar cone: -dist(g, boundary) = -cos(30 deg)
+    -0.8660254037844386
     """
 
     def __init__(self, radii, offset, axes=None, multiplicities=None):
