@@ -231,16 +231,21 @@ def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k
 # ----------------------------------------------------------------------------- projection onto K°
 
 @njit(cache=True, error_model="numpy")
+def _from_ends(mode, x, end):
+    """(y, end - y) for a variable y in (0, end) given by its distance x to 0 (mode 0) or to end."""
+    if mode == 0:
+        return x, end - x
+    return end - x, x
+
+
+@njit(cache=True, error_model="numpy")
 def _branch1_terms(mode, x, rho, b, g, wp, tp, beta):
     """t, t_p - t, S = sum b^2 w w_p, B = sum b g w on the branch t in (0, t_p).
 
     Near the pole (mode 1) B = beta + (t_p - t) sum b g rho w w_p, with beta = B(t_p):
     B is then small and must not be the difference of two sums of order one.
     """
-    if mode == 0:
-        t, d = x, tp - x
-    else:
-        t, d = tp - x, x
+    t, d = _from_ends(mode, x, tp)
     S = 0.0
     B = 0.0
     for i in range(rho.shape[0]):
@@ -256,18 +261,28 @@ def _branch1_terms(mode, x, rho, b, g, wp, tp, beta):
 
 
 @njit(cache=True, error_model="numpy")
-def _branch1(mode, x, g, h, rho, b, wp, tp, beta):
-    """D(t)^2 f(t) on the branch t < t_p (no pole; same sign as f there)."""
-    t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp, beta)
-    D = d * S
+def _cone_gap(B, cg, cb, p, q, g, h, rho, b):
+    r""":math:`B^2 - \sum_i \rho_i [(c_g g_i + c_b b_i)^2 + c_g^2 h_i] / (p + q\rho_i)^2`.
+
+    The gap :math:`s^2 - \|\operatorname{diag}(r) v\|^2` of the cone equation, times a positive
+    factor that removes the pole of s.
+    """
     N = B * B
     for i in range(rho.shape[0]):
         r = rho[i]
         if r > 0.0:
-            w = 1.0 / (1.0 + t * r)
-            y = D * g[i] + t * B * b[i]
-            N -= r * w * w * (y * y + D * D * h[i])
+            w = 1.0 / (p + q * r)
+            y = cg * g[i] + cb * b[i]
+            N -= r * w * w * (y * y + cg * cg * h[i])
     return N
+
+
+@njit(cache=True, error_model="numpy")
+def _branch1(mode, x, g, h, rho, b, wp, tp, beta):
+    """D(t)^2 f(t) on the branch t < t_p, v_i = w_i (D g_i + t B b_i) / D (no pole; same sign as f)."""
+    t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp, beta)
+    D = d * S
+    return _cone_gap(B, D, t * B, 1.0, t, g, h, rho, b)
 
 
 @njit(cache=True, error_model="numpy")
@@ -278,10 +293,7 @@ def _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos):
     Near the pole (mode 1) B is computed as beta - t_p (1/t_p - t') sum b g rho w_p / (t' + rho),
     times that factor (beta = B(t_p)), to keep its relative precision.
     """
-    if mode == 0:
-        tq, d = x, itp - x
-    else:
-        tq, d = itp - x, x
+    tq, d = _from_ends(mode, x, itp)
     S = 0.0
     B = 0.0
     for i in range(rho.shape[0]):
@@ -307,14 +319,7 @@ def _branch2(mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos):
     """(t_p (1/t_p - t') S)^2 t^2 f(t) on the branch t > t_p, in t' = 1/t (no pole)."""
     tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos)
     E = tp * d * S
-    N = B * B
-    for i in range(rho.shape[0]):
-        r = rho[i]
-        if r > 0.0:
-            u = 1.0 / (tq + r)
-            y = E * g[i] - B * b[i]
-            N -= r * u * u * (y * y + E * E * h[i])
-    return N
+    return _cone_gap(B, E, -B, tq, 1.0, g, h, rho, b)
 
 
 @njit(cache=True, error_model="numpy")

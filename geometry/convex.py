@@ -49,15 +49,33 @@ def _check_constraints_fn(constraints_fn):
     return constraints_fn
 
 
-def _build(dim, constraints_fn, objective):
-    """A parametrized problem (compiled once, re-solved per direction) and its parameter, variable."""
-    x = cp.Variable(dim)
-    g = cp.Parameter(dim)
-    constraints = list(constraints_fn(x))
-    return cp.Problem(objective(x, g), constraints), g, x
+class _Conic:
+    """Shared part of the references: constraints, and one parametrized problem re-solved per row."""
+
+    def __init__(self, dim, constraints_fn, solver=_SOLVER):
+        self.dim = check_int(dim, "dim", minimum=1)
+        self.constraints_fn = _check_constraints_fn(constraints_fn)
+        self.solver = solver
+        self._problem = None
+
+    def _solve_rows(self, G, objective, accept):
+        """For each row g: solve with parameter value g; ``accept(problem, x, i)`` reads the answer."""
+        if self._problem is None:
+            x, g = cp.Variable(self.dim), cp.Parameter(self.dim)
+            self._problem = cp.Problem(objective(x, g), list(self.constraints_fn(x))), g, x
+        prob, g, x = self._problem
+        out = []
+        for i, row in enumerate(G):
+            g.value = row
+            prob.solve(solver=self.solver)
+            out.append(accept(prob, x, i))
+        return np.array(out)
+
+    def _failed(self, prob, i):
+        return RuntimeError(f"solver {self.solver} failed on row {i}: status {prob.status}")
 
 
-class CvxpySet(Set):
+class CvxpySet(_Conic, Set):
     r"""A convex set :math:`T = \{x : \text{constraints}(x)\}` known through a conic solver.
 
     Parameters
@@ -78,33 +96,21 @@ class CvxpySet(Set):
     3.0
     """
 
-    def __init__(self, dim, constraints_fn, solver=_SOLVER):
-        self.dim = check_int(dim, "dim", minimum=1)
-        self.constraints_fn = _check_constraints_fn(constraints_fn)
-        self.solver = solver
-        self._problem = None
-
     def _support(self, G):
-        if self._problem is None:
-            self._problem = _build(self.dim, self.constraints_fn, lambda x, g: cp.Maximize(g @ x))
-        prob, g, _ = self._problem
-        out = np.empty(G.shape[0])
-        for i, row in enumerate(G):
-            g.value = row
-            prob.solve(solver=self.solver)
+        def accept(prob, x, i):
             if prob.status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
-                out[i] = np.inf
-            elif prob.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-                out[i] = prob.value
-            else:
-                raise RuntimeError(f"solver {self.solver} failed on direction {i}: status {prob.status}")
-        return out
+                return np.inf
+            if prob.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+                return prob.value
+            raise self._failed(prob, i)
+
+        return self._solve_rows(G, lambda x, g: cp.Maximize(g @ x), accept)
 
     def __repr__(self):
         return f"CvxpySet(dim={self.dim})"
 
 
-class CvxpyCone(ConvexCone):
+class CvxpyCone(_Conic, ConvexCone):
     r"""A closed convex cone :math:`K = \{x : \text{constraints}(x)\}`, projected by a conic solver.
 
     :math:`\Pi_K(g) = \arg\min_{x\in K}\|x - g\|^2`, one second-order cone program per row;
@@ -127,25 +133,13 @@ class CvxpyCone(ConvexCone):
     array([1., 0.])
     """
 
-    def __init__(self, dim, constraints_fn, solver=_SOLVER):
-        self.dim = check_int(dim, "dim", minimum=1)
-        self.constraints_fn = _check_constraints_fn(constraints_fn)
-        self.solver = solver
-        self._problem = None
-
     def _project(self, G):
-        if self._problem is None:
-            self._problem = _build(self.dim, self.constraints_fn,
-                                   lambda x, g: cp.Minimize(cp.sum_squares(x - g)))
-        prob, g, x = self._problem
-        out = np.empty_like(G)
-        for i, row in enumerate(G):
-            g.value = row
-            prob.solve(solver=self.solver)
+        def accept(prob, x, i):
             if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-                raise RuntimeError(f"solver {self.solver} failed on row {i}: status {prob.status}")
-            out[i] = x.value
-        return out
+                raise self._failed(prob, i)
+            return x.value
+
+        return self._solve_rows(G, lambda x, g: cp.Minimize(cp.sum_squares(x - g)), accept)
 
     def __repr__(self):
         return f"CvxpyCone(dim={self.dim})"
