@@ -19,7 +19,7 @@ from geometry._validation import as_float_array, check_int
 
 from .predict import predicted_success_curve, predicted_threshold
 
-__all__ = ["PredictionTable", "predict_threshold", "Comparison", "compare"]
+__all__ = ["PredictionTable", "predict_threshold", "calibrated_levels", "Comparison", "compare"]
 
 
 class PredictionTable:
@@ -126,6 +126,43 @@ def predict_threshold(model, eps, *, ds=None, n_samples=2000, seed=None, confide
                            min_loss=getattr(model, "min_loss", 0.0), label=label)
 
 
+def calibrated_levels(model, eps, loss_at_start):
+    r"""Loss levels of a quadratic model calibrated to the measured loss at the starting point.
+
+    A quadratic model around :math:`\theta^*` usually gets the loss at the far-away
+    starting point :math:`\theta_s` (:math:`\theta_0`, or :math:`\theta_t` after burn-in)
+    wrong: :math:`L_q(\theta_s) = L^* + \tfrac12\sum_g \lambda_g b_g^2 \ne L(\theta_s)`. Scaling
+    the Hessian by :math:`c = (L(\theta_s) - L^*) / (L_q(\theta_s) - L^*)` makes the model exact
+    at both ends; its sub-level set at level :math:`\epsilon` is the uncalibrated model's at
+
+    .. math:: \epsilon_q = L^* + (\epsilon - L^*)\,\frac{L_q(\theta_s) - L^*}{L(\theta_s) - L^*},
+
+    i.e. the same fraction of the loss drop from the start to the minimum.
+
+    Parameters
+    ----------
+    model : SpectralModel
+        With ``min_loss`` and ``loss_at_theta0`` (the model's loss at its starting point).
+    eps : float or array_like
+        Measured loss levels, each > ``model.min_loss``.
+    loss_at_start : float
+        The measured loss at the starting point, > ``model.min_loss``.
+
+    Returns
+    -------
+    ndarray
+        The model's levels :math:`\epsilon_q`.
+    """
+    L_star = float(model.min_loss)
+    eps = as_float_array(eps, "eps", ndim=(0, 1))
+    if np.any(eps <= L_star):
+        raise ValueError(f"eps must be > the minimum loss {L_star:g}, got minimum {eps.min():g}")
+    if not (np.isfinite(loss_at_start) and loss_at_start > L_star):
+        raise ValueError(f"loss_at_start must be finite and > the minimum loss {L_star:g}, got {loss_at_start!r}")
+    ratio = (float(model.loss_at_theta0) - L_star) / (float(loss_at_start) - L_star)
+    return L_star + (eps - L_star) * ratio
+
+
 class Comparison:
     r"""Predicted and measured :math:`d^*(\epsilon)` side by side.
 
@@ -168,14 +205,15 @@ class Comparison:
 
     def to_markdown(self):
         """A Markdown table."""
-        head = "| subspaces | eps | predicted D-delta | Gordon bound | measured d* (95% CI) | measured/predicted |"
-        lines = [head, "|---|---|---|---|---|---|"]
+        head = ("| subspaces | eps | predicted D-delta | Gordon bound | measured d* (95% CI) | "
+                "crossing between tested d | measured/predicted |")
+        lines = [head, "|---|---|---|---|---|---|---|"]
         for r in self.rows:
             meas = f"{r['measured']:.1f} [{r['measured_low']:.1f}, {r['measured_high']:.1f}]"
             if r["censored"]:
                 meas += f" ({r['censored']} tested range)"
             lines.append(f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
-                         f"{r['gordon']} | {meas} | {r['ratio']:.3g} |")
+                         f"{r['gordon']} | {meas} | {r['bracket_low']:g} - {r['bracket_high']:g} | {r['ratio']:.3g} |")
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -195,8 +233,8 @@ class Comparison:
         return "Comparison(\n" + self.to_markdown() + "\n)"
 
 
-def compare(predictions, runs, *, metric="train_loss", p=0.5, n_bootstrap=1000, seed=0, label=None,
-            **where):
+def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_bootstrap=1000, seed=0,
+            label=None, **where):
     r"""Set predicted thresholds beside the thresholds measured in a table of runs.
 
     For each level :math:`\epsilon` of ``predictions`` the measured :math:`d^*` is where the
@@ -213,6 +251,10 @@ def compare(predictions, runs, *, metric="train_loss", p=0.5, n_bootstrap=1000, 
         Subspace-training runs (:func:`landscape.sweeps.sweep` or :func:`landscape.runs.load_runs`).
     metric : str
         The run column the levels apply to (default the final training loss).
+    levels : array_like, optional
+        The measured level of each prediction, when it differs from the prediction's own
+        level (e.g. predictions made at :func:`calibrated_levels`); default the
+        predictions' levels.
     p : float
     n_bootstrap : int
     seed : int
@@ -243,13 +285,18 @@ def compare(predictions, runs, *, metric="train_loss", p=0.5, n_bootstrap=1000, 
                              f"predictions are for D = {sorted(D_pred)}: results from another model?")
     if label is None:
         label = predictions.label or ", ".join(f"{k}={v}" for k, v in where.items()) or "all runs"
+    if levels is None:
+        levels = [pred.eps for pred in predictions.predictions]
+    levels = np.atleast_1d(as_float_array(levels, "levels", ndim=(0, 1)))
+    if levels.shape[0] != len(predictions):
+        raise ValueError(f"levels must have one entry per prediction ({len(predictions)}), got {levels.shape[0]}")
     rows = []
-    for pred in predictions.predictions:
-        est = threshold_dimension(runs, metric, pred.eps, p=p, n_bootstrap=n_bootstrap, seed=seed, **where)
+    for pred, level in zip(predictions.predictions, levels):
+        est = threshold_dimension(runs, metric, float(level), p=p, n_bootstrap=n_bootstrap, seed=seed, **where)
         predicted = pred.kinematic
         ratio = est.value / predicted if predicted > 0 else float("inf")
         rows.append({
-            "label": label, "eps": pred.eps, "D": pred.D,
+            "label": label, "eps": float(level), "model_eps": pred.eps, "D": pred.D,
             "predicted": predicted, "predicted_stderr": pred.kinematic_stderr,
             "gordon": pred.gordon, "almt_low": pred.kinematic_window[0], "almt_high": pred.kinematic_window[1],
             "measured": float(est.value), "measured_low": float(est.ci[0]), "measured_high": float(est.ci[1]),

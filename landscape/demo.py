@@ -43,9 +43,9 @@ class DemoSettings:
     lr: float = 0.3
     batch_size: int = 128
     seeds: int = 4
-    ds: tuple = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
-    burn_in: int = 20
-    level_fractions: tuple = (0.1, 0.2, 0.4)
+    ds: tuple = (4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512, 724, 1024)
+    burn_in: int = 5
+    level_fractions: tuple = (0.05, 0.1, 0.2)
     lanczos_k: int = 20
     slq_probes: int = 8
     slq_steps: int = 60
@@ -59,8 +59,8 @@ class DemoSettings:
     def small(cls):
         """A reduced size for tests (well D = 120, MLP D = 610, a few seeds)."""
         return cls(well_dim=120, well_levels=(0.2, 0.5), well_trials=60, well_samples=600,
-                   hidden=(8,), steps=100, seeds=2, ds=(8, 32, 128, 512), burn_in=10,
-                   level_fractions=(0.2, 0.4), lanczos_k=8, slq_probes=4, slq_steps=30,
+                   hidden=(8,), steps=100, seeds=2, ds=(8, 32, 128, 512), burn_in=5,
+                   level_fractions=(0.1, 0.2), lanczos_k=8, slq_probes=4, slq_steps=30,
                    net_samples=400)
 
 
@@ -176,7 +176,7 @@ def _quadratic_part(s, out, seed, log):
 def _network_part(s, out, seed, log, progress, max_workers):
     import matplotlib.pyplot as plt
 
-    from .comparison import Comparison, compare, predict_threshold
+    from .comparison import Comparison, calibrated_levels, compare, predict_threshold
     from .data import load_digits
     from .models import MLP
     from .plots import plot_spectrum, plot_success_curve
@@ -206,21 +206,37 @@ def _network_part(s, out, seed, log, progress, max_workers):
     spect = SpectralModel.from_model(model, theta_star, theta_t, X, y, **opts)
     log("predicting d*(eps) from the spectral model")
     ds = np.array([d for d in s.ds if d <= D])
-    pred0 = predict_threshold(spec0, levels, n_samples=s.net_samples, seed=seed, label="random, t=0")
-    predt = predict_threshold(spect, levels[levels > spect.min_loss], n_samples=s.net_samples, seed=seed,
-                              label=f"burn-in, t={s.burn_in}")
+    # the quadratic model gets L(theta0) wrong; calibrate it at the starting point (see
+    # landscape.comparison.calibrated_levels) and also record the uncalibrated prediction
+    q0 = calibrated_levels(spec0, levels, L0)
+    pred0 = predict_threshold(spec0, q0, n_samples=s.net_samples, seed=seed, label="random, t=0")
+    # levels at or above L(theta_t) are reached with d = 0 after burn-in: nothing to predict
+    below_t = levels < Lt
+    predt = None
+    if below_t.any():
+        qt = calibrated_levels(spect, levels[below_t], Lt)
+        predt = predict_threshold(spect, qt, n_samples=s.net_samples, seed=seed,
+                                  label=f"burn-in, t={s.burn_in}")
+    raw_ok = levels > spec0.min_loss
+    raw0 = predict_threshold(spec0, levels[raw_ok], n_samples=s.net_samples, seed=seed,
+                             label="random, t=0, uncalibrated")
     log(f"sweep: {len(ds)} values of d x {s.seeds} seeds x (t=0, t={s.burn_in})")
     table = sweep(model, data, ds, s.seeds, burn_in=(0, s.burn_in), store=os.path.join(out, "runs"),
                   progress=progress, max_workers=max_workers, **proto)
     table.to_csv(os.path.join(out, "network_runs.csv"))
-    comp = Comparison.concat([
-        compare(pred0, table, kind="random", t=0, label="random, t=0"),
-        compare(predt, table, kind="random", t=s.burn_in, label=f"burn-in, t={s.burn_in}"),
-    ])
+    parts = [compare(pred0, table, levels=levels, kind="random", t=0, label="random, t=0")]
+    if predt is not None:
+        parts.append(compare(predt, table, levels=levels[below_t], kind="random", t=s.burn_in,
+                             label=f"burn-in, t={s.burn_in}"))
+    comp = Comparison.concat(parts)
+    raw = compare(raw0, table, kind="random", t=0, label="random, t=0, uncalibrated model")
     comp.to_csv(os.path.join(out, "network_comparison.csv"))
     comp.to_json(os.path.join(out, "network_comparison.json"))
     _write_json(os.path.join(out, "network_predictions.json"),
-                {"t=0": pred0.rows(), f"t={s.burn_in}": predt.rows(),
+                {"t=0": pred0.rows(), f"t={s.burn_in}": predt.rows() if predt is not None else [],
+                 "t=0 uncalibrated": raw0.rows(),
+                 "measured_levels": levels.tolist(), "model_loss_at_theta0": spec0.loss_at_theta0,
+                 "model_loss_at_theta_t": spect.loss_at_theta0,
                  "spectral_model": {"D": D, "n_groups": spec0.n_groups, "n_clipped": spec0.n_clipped,
                                     "most_negative": spec0.most_negative, "min_loss": L_star}})
 
@@ -229,12 +245,14 @@ def _network_part(s, out, seed, log, progress, max_workers):
     for i, eps in enumerate(levels):
         ax = axes[i]
         for t, pred, color in ((0, pred0, "tab:blue"), (s.burn_in, predt, "tab:orange")):
+            if pred is None:
+                continue
             cur = success_probability(table, "train_loss", float(eps), kind="random", t=t)
             plot_success_curve(cur.ds, cur.successes, cur.n_trials, log_d=True, ax=ax, color=color,
                                label=f"measured, t={t}")
-            match = [p for p in pred.predictions if abs(p.eps - eps) < 1e-12]
+            match = [r for r in comp.rows if abs(r["eps"] - eps) < 1e-12 and r["label"] == pred.label]
             if match:
-                ax.axvline(max(match[0].kinematic, 1), color=color, ls="--", lw=1,
+                ax.axvline(max(match[0]["predicted"], 1), color=color, ls="--", lw=1,
                            label=rf"predicted $D-\delta$, t={t}")
         ax.legend(fontsize="x-small")
         ax.set_title(rf"$L \leq$ {eps:.3f} ($L^*$ = {L_star:.3f})", fontsize="medium")
@@ -252,6 +270,7 @@ def _network_part(s, out, seed, log, progress, max_workers):
     a2.set_title(f"grouped spectrum ({spec0.n_groups} groups)")
     _savefig(a1, os.path.join(out, "network_hessian_spectrum.png"))
     return {"D": D, "L_star": L_star, "L0": L0, "Lt": Lt, "levels": levels.tolist(), "comparison": comp,
+            "raw": raw, "model_L0": spec0.loss_at_theta0, "model_Lt": spect.loss_at_theta0,
             "spectral": spec0, "n_runs": len(table), "full_train_acc": float(full.metrics["train_acc"])}
 
 
@@ -288,7 +307,14 @@ def _report(out, s, quad, net, seconds):
               f"{net['n_runs']} runs. The Hessian at theta* is modelled by its top {s.lanczos_k} eigenpairs and "
               f"an SLQ bulk ({net['spectral'].n_groups} eigenvalue groups; {net['spectral'].n_clipped} negative "
               "eigenvalues clipped to 0).", "",
+              f"The quadratic model puts the loss at theta0 at {net['model_L0']:.3g} instead of the measured "
+              f"{net['L0']:.3g} (and at theta_t {net['model_Lt']:.3g} instead of {net['Lt']:.3g}). The predictions "
+              "below use the model calibrated at the starting point (Hessian rescaled so that the model "
+              "reproduces the measured loss there; `landscape.comparison.calibrated_levels`): a level eps is "
+              "predicted at the same fraction of the loss drop under the model. Column eps is the measured level.", "",
               comp.to_markdown(), "",
+              "Without calibration (the raw quadratic model at the same absolute levels):", "",
+              net["raw"].to_markdown() if len(net["raw"]) else "(every level lies above the model's loss at theta0)", "",
               "![success curves](network_success_curves.png)", "",
               "![predicted vs measured](network_predicted_vs_measured.png)", "",
               "![spectrum](network_hessian_spectrum.png)", ""]
