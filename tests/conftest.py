@@ -10,6 +10,16 @@ import pytest
 
 matplotlib.use("Agg")
 
+# Small matrix products run much slower with several BLAS threads on a 2-core machine
+# shared with numba's threads; results do not depend on it (the kernels' own thread-count
+# independence is tested explicitly).
+try:
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+except ImportError:  # pragma: no cover
+    _BLAS_LIMIT = None
+
 try:
     from hypothesis import settings
 
