@@ -454,7 +454,7 @@ def polar_weights(form, x, rho):
     return w, omw
 
 
-# ----------------------------------------------------------------------------- distance to the boundary of K° from inside
+# ----------------------------------------------------------------------------- distance to the boundary of K° (inside)
 
 @njit(cache=True, error_model="numpy")
 def _interior_state(mode, x, g, rho, b, k, c1, tau1):

@@ -145,7 +145,7 @@ class CvxpyCone(_Conic, ConvexCone):
         return f"CvxpyCone(dim={self.dim})"
 
 
-def _ellipsoid_parts(radii, axes, dim_from):
+def _ellipsoid_parts(radii, axes):
     radii = as_float_array(radii, "radii", ndim=1, allow_inf=True, nonnegative=True)
     k = radii.shape[0]
     if axes is None:
@@ -181,7 +181,7 @@ def ellipsoid_reference(radii, center=None, axes=None):
     center : array_like of shape (D,), optional
     axes : array_like of shape (D, k), optional (identity)
     """
-    radii, U = _ellipsoid_parts(radii, axes, None)
+    radii, U = _ellipsoid_parts(radii, axes)
     D = U.shape[0]
     c = np.zeros(D) if center is None else as_float_array(center, "center", shape=(D,))
 
@@ -201,7 +201,7 @@ def ellipsoidal_cone_reference(radii, offset, axes=None):
     This is the primal description; the kernels work with the polar cone, so the two
     are independent.
     """
-    radii, U = _ellipsoid_parts(radii, axes, None)
+    radii, U = _ellipsoid_parts(radii, axes)
     D = U.shape[0]
     a = as_float_array(offset, "offset", shape=(D,))
 
@@ -252,7 +252,7 @@ def polish_polar_projection(g, v, radii, offset, axes=None, *, max_iter=50):
         The polished projection (the input when Newton's method does not improve the
         KKT residual).
     """
-    radii, U = _ellipsoid_parts(radii, axes, None)
+    radii, U = _ellipsoid_parts(radii, axes)
     D = U.shape[0]
     g = as_float_array(g, "g", shape=(D,))
     v = as_float_array(v, "v", shape=(D,))

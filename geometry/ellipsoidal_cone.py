@@ -14,7 +14,6 @@ in eigen-coordinates (:mod:`geometry._kernels`), O(number of distinct radii) per
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
