@@ -141,6 +141,14 @@ for kind, t in [("random", 0), ("random", 10), ("lottery", 0)]:
     est = threshold_dimension(table, "train_acc", level, kind=kind, t=t, seed=0)
     print(f"{kind:>8}, t={t:>2}: d* = {est.value:7.1f}  95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]  bracket {est.bracket}")
 """),
+    ("md", "## Burn-in: the threshold against the number of full-space steps t\nThe subspace goes through $\\theta_t$; more burn-in, smaller $d^*$."),
+    ("code", """
+ts = [0, 5, 10, 20]
+burn = sweep(model, data, ds, seeds=3, burn_in=ts, include_full=False, progress=False, **protocol)
+ests = [threshold_dimension(burn, "train_acc", level, kind="random", t=t, seed=0) for t in ts]
+ax = plot_threshold_vs_burn_in(ts, [e.value for e in ests], ci=np.array([e.ci for e in ests]))
+ax.set_yscale("log", base=2)
+"""),
 ]
 
 THEORY = [
@@ -190,6 +198,24 @@ table = sweep(model, data, [8, 32, 128, 512], seeds=2, progress=False, **protoco
 comparison = compare(pred, table, kind="random", t=0)
 print(comparison.to_markdown())
 ax = comparison.plot()
+"""),
+    ("md", """
+The raw quadratic model gets the loss at $\\theta_0$ wrong (compare `spec.loss_at_theta0` with `L0`);
+`calibrated_levels` rescales the Hessian so that the model reproduces the measured loss there, and
+predicts each level at the same fraction of the loss drop.
+"""),
+    ("code", """
+from landscape.comparison import calibrated_levels
+from landscape.plots import plot_threshold_vs_eps
+
+print(f"model L(theta0) = {spec.loss_at_theta0:.3f}, measured L(theta0) = {L0:.3f}")
+calibrated = predict_threshold(spec, calibrated_levels(spec, levels, L0), n_samples=500, seed=0)
+comp_cal = compare(calibrated, table, levels=levels, kind="random", t=0, label="calibrated")
+print(comp_cal.to_markdown())
+ax = plot_threshold_vs_eps(levels, comp_cal.column("predicted"), comp_cal.column("predicted_stderr"),
+                           comp_cal.column("measured"),
+                           np.column_stack([comp_cal.column("measured_low"), comp_cal.column("measured_high")]),
+                           gordon=comp_cal.column("gordon"))
 """),
 ]
 
