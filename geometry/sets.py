@@ -172,14 +172,10 @@ class Ellipsoid(Set):
         return G if self.axes is None else G @ self.axes
 
     def _support(self, G):
-        C = self._coords(G)
-        r = self.radii
-        finite = np.isfinite(r)
-        val = np.sqrt(((C[:, finite] * r[finite]) ** 2).sum(axis=1))
-        if not finite.all():
-            hits = (C[:, ~finite] != 0).any(axis=1)
-            val = np.where(hits, np.inf, val)
-        return G @ self.center + val
+        from ._kernels import ellipsoid_support  # numba, compiled on first use
+
+        C = np.ascontiguousarray(self._coords(G))
+        return G @ self.center + ellipsoid_support(C, self.radii)
 
     @property
     def reference_point(self):
