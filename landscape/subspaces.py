@@ -339,26 +339,24 @@ class FastfoodSubspace(SubspaceMap):
         self.scale = 1.0 / np.sqrt(L * D)
 
     def _matmat(self, X):
-        from ._fwht import fwht_rows
+        from ._fwht import fwht_rows, gather_scale_rows
 
         b = X.shape[1]
         Y = np.zeros((b, self.L))
         Y[:, : self.d] = X.T * self.signs[: self.d]
-        fwht_rows(Y)
-        Y = np.ascontiguousarray(Y[:, self.permutation] * self.gaussian)
+        fwht_rows(Y, support=self.d)
+        Y = gather_scale_rows(Y, self.permutation, self.gaussian)
         fwht_rows(Y)
         return np.ascontiguousarray((Y[:, : self.D] * self.scale).T)
 
     def _rmatmat(self, V):
-        from ._fwht import fwht_rows
+        from ._fwht import fwht_rows, scale_scatter_rows
 
         b = V.shape[1]
         Y = np.zeros((b, self.L))
         Y[:, : self.D] = V.T
-        fwht_rows(Y)
-        Y *= self.gaussian
-        Z = np.empty_like(Y)
-        Z[:, self.permutation] = Y
+        fwht_rows(Y, support=self.D)
+        Z = scale_scatter_rows(Y, self.permutation, self.gaussian)
         fwht_rows(Z)
         return np.ascontiguousarray((Z[:, : self.d] * (self.signs[: self.d] * self.scale)).T)
 
