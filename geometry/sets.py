@@ -209,8 +209,15 @@ class PointCloud(Set):
     r"""A finite set of points :math:`\{x_1, \dots, x_n\}` (rows of ``points``).
 
     Support function :math:`h(g) = \max_j \langle g, x_j\rangle`; its width equals the
-    width of the convex hull. Evaluated in blocks by a numba kernel, never forming
-    the full m x n matrix of inner products.
+    width of the convex hull. Evaluated in blocks by BLAS, never forming the full m x n
+    matrix of inner products.
+
+    When there are fewer points than dimensions, the inner products can be sampled without
+    drawing g at all: :math:`(\langle g, x_j - c\rangle)_j` and :math:`\langle g, c\rangle`
+    are jointly Gaussian with the Gram matrix of :math:`x_1 - c, \dots, x_n - c, c` as
+    covariance, so they have the law of :math:`F z`, :math:`z \sim N(0, I_r)`, for any
+    factor :math:`F F^T` of that matrix (``gaussian_width(..., method="gram")``). That costs
+    :math:`O(n^2 D)` once and :math:`O(n r)` per sample instead of :math:`O(n D)`.
 
     Parameters
     ----------
@@ -226,6 +233,8 @@ class PointCloud(Set):
         self.points = pts
         self.dim = pts.shape[1]
         self._centroid = pts.mean(axis=0)
+        self._gram_factor_cache = None
+        self._radius_cache = None
 
     def _support(self, G):
         from ._kernels import point_cloud_support  # compiled on first use
@@ -238,10 +247,64 @@ class PointCloud(Set):
 
     @property
     def radius(self):
-        return float(np.linalg.norm(self.points - self._centroid, axis=1).max())
+        if self._radius_cache is None:  # row chunks: no n x D temporary
+            step = max(1, _GRAM_CHUNK_ENTRIES // self.dim)
+            self._radius_cache = max(
+                float(np.linalg.norm(self.points[i:i + step] - self._centroid, axis=1).max())
+                for i in range(0, self.points.shape[0], step))
+        return self._radius_cache
+
+    def gram_factor(self):
+        r"""A factor F of shape (n + 1, r) of the Gram matrix of the centred points and the centroid.
+
+        :math:`F F^T = A A^T` with :math:`A = [x_1 - c; \dots; x_n - c; c]` (rows), r its
+        numerical rank (pivoted Cholesky, LAPACK ``dpstrf``, which also handles the rank
+        deficiency that centring always creates). :math:`A A^T` is accumulated over column
+        chunks, so the extra memory is :math:`O(n^2)` plus one chunk, not :math:`O(nD)`.
+        Computed once and cached.
+        """
+        if self._gram_factor_cache is None:
+            from scipy.linalg import lapack
+
+            n, D = self.points.shape
+            c = self._centroid
+            gram = np.zeros((n + 1, n + 1))
+            step = max(256, _GRAM_CHUNK_ENTRIES // (n + 1))
+            for k0 in range(0, D, step):
+                A = np.empty((n + 1, min(step, D - k0)))
+                np.subtract(self.points[:, k0:k0 + step], c[k0:k0 + step], out=A[:n])
+                A[n] = c[k0:k0 + step]
+                gram += A @ A.T  # symmetric rank-k update (BLAS syrk)
+            low, piv, rank, info = lapack.dpstrf(gram, lower=1)
+            if info < 0:  # pragma: no cover - LAPACK argument error
+                raise RuntimeError(f"dpstrf failed with info={info}")
+            F = np.zeros((n + 1, max(int(rank), 1)))
+            F[piv - 1, :rank] = np.tril(low)[:, :rank]
+            self._gram_factor_cache = F
+        return self._gram_factor_cache
+
+    def _sample_gram(self, n_samples, rng, centre, batch_size=None):
+        r"""Samples of :math:`\max_j\langle g, x_j\rangle` (minus :math:`\langle g, c\rangle` when
+        ``centre``) drawn through :meth:`gram_factor`: same law as evaluating the support
+        function on Gaussian directions, a different random stream."""
+        F = self.gram_factor()
+        n = self.points.shape[0]
+        rows = batch_size or max(1, _GRAM_BATCH_ENTRIES // F.shape[0])
+        out = np.empty(n_samples)
+        for s in range(0, n_samples, rows):
+            Y = rng.standard_normal((min(rows, n_samples - s), F.shape[1])) @ F.T
+            h = Y[:, :n].max(axis=1)
+            out[s:s + Y.shape[0]] = h if centre else h + Y[:, n]
+        return out
 
     def __repr__(self):
         return f"PointCloud(n_points={self.points.shape[0]}, dim={self.dim})"
+
+
+#: entries of one column chunk of the points while accumulating their Gram matrix (32 MB)
+_GRAM_CHUNK_ENTRIES = 2 ** 22
+#: entries of one batch of Gaussian rows (and of inner products) in the Gram sampler
+_GRAM_BATCH_ENTRIES = 2 ** 22
 
 
 class L1Ball(Set):

@@ -31,14 +31,20 @@ from ._validation import as_directions, check_int, check_rng
 from .bounds import _expected_norm
 from .cones import CircularCone, ConvexCone, Orthant, Sphere, Subspace
 from .estimate import Estimate
-from .sets import Ball, Box, Ellipsoid, L1Ball, Set
+from .sets import Ball, Box, Ellipsoid, L1Ball, PointCloud, Set
 
 __all__ = ["gaussian_width", "statistical_dimension"]
 
-_METHODS = ("auto", "exact", "monte-carlo")
+_METHODS = ("auto", "exact", "monte-carlo", "gram")
 #: default batch: about 2**22 float64 Gaussian entries (32 MB) per batch of rows
 _BATCH_ENTRIES = 2 ** 22
 _QUAD = dict(epsabs=1e-14, epsrel=1e-12, limit=200)
+#: method="auto" uses the Gram route for point clouds only up to this many Gram entries (128 MB)
+_GRAM_MAX_ENTRIES = 2 ** 24
+#: cost of one standard normal draw, and of one flop of a symmetric rank-k update, in
+#: flops of a matrix product (numpy's generator and OpenBLAS, measured on 2 cores)
+_NORMAL_FLOPS = 1300.0
+_SYRK_FLOPS = 1.45
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -197,9 +203,26 @@ def _unbounded_message(T):
             "so its Gaussian width is infinite")
 
 
+def _gram_is_faster(n, D, m):
+    r"""Whether the Gram route of a cloud of n points in R^D beats direct sampling for m samples.
+
+    Flop model: direct :math:`mD(2n + c_N)` (a product and m D normal draws), Gram
+    :math:`c_S n^2 D + n^3/3 + m n (2n + c_N)` (the Gram matrix, its factor, then n-dimensional
+    draws), with the constants measured on the reference machine (benchmarks/RESULTS.md).
+    """
+    if n >= D or (n + 1) ** 2 > _GRAM_MAX_ENTRIES:
+        return False
+    direct = m * D * (2.0 * n + _NORMAL_FLOPS)
+    gram = _SYRK_FLOPS * n * n * D + n ** 3 / 3.0 + m * n * (2.0 * n + _NORMAL_FLOPS)
+    return gram < direct
+
+
 def _check_common(n_samples, method, seed, batch_size, G, dim):
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if method == "gram" and G is not None:
+        raise ValueError("G cannot be combined with method='gram', which draws n-dimensional "
+                         "Gaussians instead of directions; use method='monte-carlo' with G")
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     rng = check_rng(seed)
     if batch_size is not None:
@@ -277,10 +300,16 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
     n_samples : int >= 2
         Number of Gaussian directions (ignored when ``G`` is given).
     seed : int, Generator or None
-    method : {"auto", "exact", "monte-carlo"}
+    method : {"auto", "exact", "monte-carlo", "gram"}
         ``"auto"``: the closed form where one exists (ball, sphere, box, L1 ball,
-        ellipsoid, orthant, subspace, circular cone), else Monte Carlo; ``"exact"``:
-        raise when there is no closed form.
+        ellipsoid, orthant, subspace, circular cone), else Monte Carlo, through the
+        Gram matrix for a point cloud when that is expected to be faster; ``"exact"``:
+        raise when there is no closed form; ``"monte-carlo"``: Gaussian directions and
+        the support function; ``"gram"`` (:class:`~geometry.PointCloud` only): the inner
+        products :math:`(\langle g, x_j\rangle)_j` are drawn directly as a Gaussian vector
+        whose covariance is the Gram matrix of the points (see ``PointCloud.gram_factor``),
+        :math:`O(n^2)` per sample instead of :math:`O(nD)`. Same law as direct sampling,
+        a different random stream.
     G : array_like of shape (m, D), optional
         Use these directions instead of drawing them (paired comparisons between sets).
     keep_samples : bool
@@ -316,13 +345,23 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
         raise TypeError(f"T must be a geometry.Set (a set or a cone), got {type(T).__name__}")
     if not isinstance(center, (bool, np.bool_)):
         raise TypeError(f"center must be True or False, got {center!r}")
+    if method == "gram" and not isinstance(T, PointCloud):
+        raise ValueError(f"method='gram' applies to a PointCloud only, got {type(T).__name__}")
     n_samples, rng, batch_size, G = _check_common(n_samples, method, seed, batch_size, G, T.dim)
-    if G is None and method != "monte-carlo":
+    if G is None and method not in ("monte-carlo", "gram"):
         exact = _exact_width(T)
         if exact is not None:
             return exact
         if method == "exact":
             raise ValueError(f"no closed form for the Gaussian width of {T!r}; use method='monte-carlo'")
+
+    radius = float(T.radius)
+    lipschitz = radius if np.isfinite(radius) else None
+    if isinstance(T, PointCloud) and G is None and (
+            method == "gram" or (method == "auto" and _gram_is_faster(*T.points.shape, n_samples))):
+        samples = T._sample_gram(n_samples, rng, bool(center), batch_size)
+        how = f"monte-carlo: gram factor (rank {T.gram_factor().shape[1]})"
+        return Estimate.from_samples(samples, how, keep_samples=keep_samples, lipschitz=lipschitz)
 
     ref = np.asarray(T.reference_point, dtype=np.float64)
     centre = bool(center) and bool(np.any(ref != 0))
@@ -335,11 +374,9 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
     samples, how = _monte_carlo(T, hook_name, evaluate, n_samples, rng, G, batch_size, "support function")
     if np.any(np.isinf(samples)):
         raise ValueError(_unbounded_message(T))
-    radius = float(T.radius)
     # for a cone, h(g) = ||Pi_K g|| when Pi_K g != 0 and h(g) <= 0 otherwise
     extra = _mean_and_stderr(np.maximum(samples, 0.0)) if isinstance(T, ConvexCone) else {}
-    return Estimate.from_samples(samples, how, keep_samples=keep_samples,
-                                 lipschitz=radius if np.isfinite(radius) else None, **extra)
+    return Estimate.from_samples(samples, how, keep_samples=keep_samples, lipschitz=lipschitz, **extra)
 
 
 def statistical_dimension(K, n_samples=1000, *, seed=None, method="auto", G=None, keep_samples=False,
@@ -391,6 +428,9 @@ def statistical_dimension(K, n_samples=1000, *, seed=None, method="auto", G=None
     """
     if not isinstance(K, ConvexCone):
         raise TypeError(f"K must be a geometry.ConvexCone, got {type(K).__name__}")
+    if method == "gram":
+        raise ValueError("method='gram' applies to gaussian_width of a PointCloud only; "
+                         "statistical_dimension takes 'auto', 'exact' or 'monte-carlo'")
     n_samples, rng, batch_size, G = _check_common(n_samples, method, seed, batch_size, G, K.dim)
     if G is None and method != "monte-carlo":
         exact = _exact_statistical_dimension(K)
