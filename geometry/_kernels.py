@@ -606,8 +606,11 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, want_support, has_flat,
 
     Parameters
     ----------
-    Gp, H : (n, n_groups)
-        Offset-coordinate Gaussians and offset-free squared norms of the groups.
+    Gp : (n, n_groups)
+        Offset-coordinate Gaussians of the groups.
+    H : (n, n_groups) or (1, n_groups)
+        Offset-free squared norms of the groups; one row shared by every sample (zeros,
+        when no group has multiplicity above one) saves drawing and storing n rows.
     flat2 : (n,)
         Squared norm of g along the flat directions (r = inf).
     rho, b, wp, tp, bzpos
@@ -630,9 +633,11 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, want_support, has_flat,
     n = Gp.shape[0]
     out = np.empty((n, 6))
     itp = 1.0 / tp
+    shared = H.shape[0] != n
     for j in prange(n):
-        code, f, x, mu = _project_one(Gp[j], H[j], rho, b, wp, tp, itp, bzpos)
-        nK, nP = _norms_one(Gp[j], H[j], rho, b, f, x, mu)
+        h = H[0] if shared else H[j]
+        code, f, x, mu = _project_one(Gp[j], h, rho, b, wp, tp, itp, bzpos)
+        nK, nP = _norms_one(Gp[j], h, rho, b, f, x, mu)
         nK += flat2[j]
         out[j, 0] = f
         out[j, 1] = x
@@ -645,7 +650,7 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, want_support, has_flat,
             if has_flat:
                 out[j, 5] = 0.0
             else:
-                out[j, 5] = 0.0 - _interior_distance(Gp[j], H[j], rho, b, k, c1, tau1, pole_kind,
+                out[j, 5] = 0.0 - _interior_distance(Gp[j], h, rho, b, k, c1, tau1, pole_kind,
                                                      halfspace, bnorm)
         else:
             out[j, 5] = np.sqrt(nK)

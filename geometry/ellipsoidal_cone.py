@@ -27,8 +27,11 @@ __all__ = ["EllipsoidalCone"]
 _INSIDE_RTOL = 1e-9
 #: a component of the offset outside range(axes) below this (relative) is roundoff
 _OFFSET_RTOL = 1e-12
-#: entries drawn per chunk by the sampling hooks (samples x groups)
+#: entries drawn per chunk by the sampling hooks (samples x groups)...
 _CHUNK_ENTRIES = 2 ** 20
+#: ... but at least this many samples, so that every thread has work whatever the number
+#: of groups (fixed: the random stream must not depend on the number of threads)
+_MIN_CHUNK_SAMPLES = 16
 
 
 class OriginInsideError(ValueError):
@@ -459,10 +462,11 @@ class EllipsoidalCone(ConvexCone):
     def _draw(self, n, rng):
         """Grouped standard Gaussian draws for n samples, in the order: the (n, n_groups)
         offset components, the chi-square norms of the offset-free parts (groups of
-        multiplicity > 1), the chi-square norm along flat directions."""
+        multiplicity > 1; a single shared row of zeros when there are none), the
+        chi-square norm along flat directions."""
         Gp = rng.standard_normal((n, self._rho.size))
-        H = np.zeros((n, self._rho.size))
         multi = np.flatnonzero(self._mult > 1)
+        H = np.zeros((n if multi.size else 1, self._rho.size))
         if multi.size:
             H[:, multi] = rng.chisquare(self._mult[multi] - 1, size=(n, multi.size))
         flat2 = rng.chisquare(self.flat_dim, size=n) if self.flat_dim else np.zeros(n)
@@ -470,7 +474,7 @@ class EllipsoidalCone(ConvexCone):
 
     def _sample(self, n, rng, what):
         rng = check_rng(rng, "rng")
-        chunk = max(1, _CHUNK_ENTRIES // max(self._rho.size, 1))
+        chunk = max(_MIN_CHUNK_SAMPLES, _CHUNK_ENTRIES // max(self._rho.size, 1))
         parts = [self._from_draws(*self._draw(min(chunk, n - s), rng), what=what) for s in range(0, n, chunk)]
         if what == "pairs":
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
