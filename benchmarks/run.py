@@ -1,0 +1,218 @@
+"""Performance benchmark of the toolkit: each case against its baseline, measured side by side.
+
+Usage::
+
+    python benchmarks/run.py            # full run (about 5 minutes on 2 cores), writes benchmarks/RESULTS.md
+    python benchmarks/run.py --quick    # smoke run on small sizes (< 30 s), prints only
+    python benchmarks/run.py --cases 1,4 --output /tmp/r.md
+
+Cases (benchmarks/cases_geometry.py, benchmarks/cases_landscape.py):
+
+1. Gaussian width of a point cloud against the naive ``(G @ X.T).max(1)`` and the bare
+   product; the Gram-matrix route for D >> n.
+2. Statistical dimension of an ellipsoidal cone (projection onto the polar cone) against a
+   memory-bandwidth bound and against cvxpy (Clarabel).
+3. Grouped spectra: time independent of D, same numbers as the ungrouped kernel.
+4. Fastfood map: the FWHT against memory-traffic bounds, memory O(D), a training step at
+   D ~ 1e6.
+5. Subspace training, numpy MLP against the same network in PyTorch (when installed).
+
+Plus the scaling exponents of cases 1, 2 and 4 and the numba compile times (cold cache,
+warm cache, steady state), measured in fresh interpreters.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+from harness import fmt_seconds, table  # noqa: E402
+
+CASES = ("1", "2", "3", "4", "5", "compile")
+
+_COMPILE_SNIPPET = r"""
+import json, time
+import numpy as np
+import numba  # imported first: its own import time is not compile time
+res = {}
+def twice(name, f):
+    t0 = time.perf_counter(); f(); t1 = time.perf_counter(); f(); t2 = time.perf_counter()
+    res[name] = [t1 - t0, t2 - t1]
+from geometry import Ellipsoid, EllipsoidalCone
+K = EllipsoidalCone([0.5, 1.0, 2.0], [3.0, 1.0, 0.5])
+draws = K._draw(4, np.random.default_rng(0))
+twice("geometry._kernels.polar_batch (projection, sphere support)", lambda: K._batch(*draws, want_support=True))
+E = Ellipsoid([1.0, 2.0])
+twice("geometry._kernels.ellipsoid_support", lambda: E.support(np.ones((3, 2))))
+from landscape.subspaces import random_subspace
+from landscape._fwht import fwht_rows
+A = random_subspace(2 ** 17, 10, kind="fastfood", seed=0)
+phi, v, X = np.ones(10), np.ones(2 ** 17), np.ones((2, 2 ** 16))
+twice("landscape._fwht (FWHT kernels, permutation kernels)",
+      lambda: (A.matvec(phi), A.rmatvec(v), fwht_rows(X), fwht_rows(X[:1, :8].copy())))
+print(json.dumps(res))
+"""
+
+_IMPORT_SNIPPET = r"""
+import time
+t0 = time.perf_counter()
+import geometry, landscape
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_section():
+    """Compile / cache-load / steady-state times of the numba kernels, in fresh interpreters."""
+    sec_lines = []
+    with tempfile.TemporaryDirectory() as cache:
+        cold = json.loads(harness.run_python(_COMPILE_SNIPPET, env={"NUMBA_CACHE_DIR": cache}).splitlines()[-1])
+    harness.run_python(_COMPILE_SNIPPET)  # make sure the on-disk cache is filled
+    warm = json.loads(harness.run_python(_COMPILE_SNIPPET).splitlines()[-1])
+    rows = [[name, fmt_seconds(cold[name][0]), fmt_seconds(warm[name][0]), fmt_seconds(warm[name][1])]
+            for name in cold]
+    t_import = float(harness.run_python(_IMPORT_SNIPPET).splitlines()[-1])
+    sec_lines.append("## Compile time (numba, reported apart from steady-state times)")
+    sec_lines.append("First call of each group of kernels in a fresh interpreter, on tiny inputs: with an empty "
+                     "numba cache (compilation), with the on-disk cache filled (`cache=True`: loading), and "
+                     "the second call (steady state at that size). Every other time in this report is "
+                     "steady state, after a warm-up call.")
+    sec_lines.append(table(["kernels", "first call, cold cache", "first call, cached", "second call"], rows))
+    sec_lines.append(f"`import geometry, landscape` takes {fmt_seconds(t_import)} (numba is imported only "
+                     f"when a kernel is first used).")
+    return "\n\n".join(sec_lines) + "\n"
+
+
+def _discussion(exponents):
+    """What the targets mean, which bound each case hits, and why (static text, numbers from the run)."""
+    return "\n".join([
+        "## Reading the targets",
+        "",
+        "* **Case 1.** The support of a point cloud is a matrix product followed by a maximum; the "
+        "blocked kernel passes the points to BLAS transposed (no copy) and keeps one block of inner "
+        "products, so it runs at the speed of the bare product with O(block) extra memory. End to end, "
+        "the direct estimator also draws m x D Gaussians: numpy's generator is single-threaded and costs "
+        "about a third of the product here, which no support kernel can remove. The Gram route removes it "
+        "(and D from the per-sample cost) when D >> n; `method='auto'` takes it when a flop model says "
+        "it is faster.",
+        "* **Case 2.** The one-pass bound assumes each sample's inputs are read once. The projection "
+        "is a scalar root-find: every evaluation of the secular function is a full pass over the "
+        "sample (two, in fact: the sums that fix the scaling, then the cone equation), and Brent's "
+        "method needs on the order of ten to twenty evaluations to reach machine precision, so the "
+        "kernel makes tens of passes per sample. Each pass runs at about the machine's streaming "
+        "rate (the 'passes' figure above), i.e. the kernel is memory-bound, at the bandwidth limit "
+        "for the traffic its algorithm needs; the 4x target against a single pass would need an "
+        "algorithm with a constant number of passes (for instance compressing the sample into "
+        "moments of binned eigenvalues before the root-find), which would change the kernel's "
+        "numerics and is left for later. Against cvxpy the kernel is three to four orders of "
+        "magnitude faster and agrees to rounding after the reference is polished.",
+        "* **Case 3.** The grouped representation costs O(number of groups) per sample, so D only "
+        "enters through the multiplicities of the chi-square draws.",
+        "* **Case 4.** The blocked FWHT does the first log2(4096) = 12 stages inside 32 KB blocks and the "
+        "remaining ones on contiguous strips of columns: two passes over memory instead of log2 L. "
+        "At L = 2^20 the 8 MB array stays in the L3 cache, so even the textbook loop beats the DRAM "
+        "traffic bound; the blocked version is several times faster again. Past the L3 cache "
+        "(L = 2^24) it is limited by the two passes over DRAM.",
+        "* **Case 5.** Per step both do the same work (A phi, a forward/backward pass, A^T g); at these "
+        "sizes the numpy MLP avoids autograd's per-operation overhead.",
+        "",
+    ])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test (< 30 s); prints only")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--output", default=None,
+                        help="Markdown report path (default: benchmarks/RESULTS.md for a full run, none for --quick)")
+    args = parser.parse_args(argv)
+    wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(wanted) - set(CASES))
+    if unknown:
+        parser.error(f"unknown cases {unknown}; choose from {','.join(CASES)}")
+    preset = "quick" if args.quick else "full"
+    output = args.output or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
+
+    import cases_geometry
+    import cases_landscape
+
+    t_start = time.perf_counter()
+    print(f"benchmark ({preset}): measuring the machine's streaming rates ...", flush=True)
+    rates = harness.streaming_rates(2 ** 24 if args.quick else 2 ** 28, 2 if args.quick else 5)
+    runners = {
+        "1": (cases_geometry.case_point_cloud, cases_geometry.SIZES),
+        "2": (cases_geometry.case_ellipsoidal, cases_geometry.SIZES),
+        "3": (cases_geometry.case_grouped, cases_geometry.SIZES),
+        "4": (cases_landscape.case_fastfood, cases_landscape.SIZES),
+        "5": (cases_landscape.case_training, cases_landscape.SIZES),
+    }
+    sections, summary, exponents, timings = [], [], {}, {}
+    for key in [c for c in CASES if c in wanted and c != "compile"]:
+        fn, sizes = runners[key]
+        t0 = time.perf_counter()
+        print(f"case {key} ...", flush=True)
+        sec, exps = fn(sizes[preset], rates)
+        timings[key] = time.perf_counter() - t0
+        sections.append(sec.markdown())
+        summary.extend(sec.summary)
+        exponents.update(exps)
+        print(sec.markdown(), flush=True)
+    compile_md = ""
+    if "compile" in wanted and not args.quick:
+        print("compile times (fresh interpreters) ...", flush=True)
+        compile_md = compile_section()
+        print(compile_md, flush=True)
+    total = time.perf_counter() - t_start
+
+    machine = harness.machine_description()
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Generated by `python benchmarks/run.py{' --quick' if args.quick else ''}` on "
+        f"{datetime.date.today().isoformat()}; the whole run took {fmt_seconds(total)} "
+        f"({', '.join(f'case {k}: {fmt_seconds(v)}' for k, v in timings.items())}). Times are the best of "
+        "several runs (the machine is shared), after a warm-up call; every baseline was computed in the "
+        "same process on the same data.",
+        "",
+        "## Machine",
+        "",
+        table(["", ""], [[k, v] for k, v in machine.items()] + [
+            ["numpy streaming read (1 thread)", f"{rates['read'] / 1e9:.1f} GB/s"],
+            ["numpy streaming copy (read + write)", f"{rates['copy'] / 1e9:.1f} GB/s"],
+            ["numba streaming read (2 threads)", f"{rates['read_2threads'] / 1e9:.1f} GB/s"],
+        ]),
+        "",
+        "## Summary",
+        "",
+        table(["case", "what", "measured", "ratio", "target", "verdict"], summary),
+        "",
+    ]
+    if exponents:
+        parts += ["## Scaling exponents (time ~ size^k, least squares over 4 sizes)", "",
+                  table(["quantity", "k"], [[k, f"{v:.2f}"] for k, v in exponents.items()]), ""]
+    parts += sections
+    if compile_md:
+        parts.append(compile_md)
+    if not args.quick:
+        parts.append(_discussion(exponents))
+    report = "\n".join(parts)
+    if output:
+        with open(output, "w") as fh:
+            fh.write(report)
+        print(f"wrote {output} ({fmt_seconds(total)})")
+    else:
+        print(f"done in {fmt_seconds(total)} (no report written)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
