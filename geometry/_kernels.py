@@ -172,6 +172,8 @@ _EPS = np.finfo(np.float64).eps
 _RTOL = 4.0 * _EPS
 _XTOL = 1e-300
 _MAXITER = 200
+#: Brent's bisection steps are geometric while the bracket spans more than this factor
+_GEOMETRIC_RATIO = 4.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -185,17 +187,23 @@ def _evaluate(kind, mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1
 
 @njit(cache=True, error_model="numpy")
 def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1, scale):
-    """Root of the function ``_evaluate(kind, mode, .)`` in [xa, xb], f(xa) f(xb) <= 0.
+    """Root of the function ``_evaluate(kind, mode, .)`` in [xa, xb], f(xa) f(xb) <= 0, and the
+    number of evaluations made.
 
     Brent's method as in scipy's ``brentq``: inverse quadratic interpolation or secant
     steps, replaced by bisection whenever they would not shrink the bracket fast enough.
+    The bisection is geometric (the bracket's geometric mean) while both ends are positive
+    and more than a factor ``_GEOMETRIC_RATIO`` apart: the roots met here range over many
+    orders of magnitude, and halving the bracket in log scale finds their scale in a few
+    steps (about a quarter fewer evaluations than arithmetic bisection).
     """
     xpre, xcur, fpre, fcur = xa, xb, fa, fb
     if fpre == 0.0:
-        return xpre
+        return xpre, 0
     if fcur == 0.0:
-        return xcur
+        return xcur, 0
     xblk, fblk, spre, scur = 0.0, 0.0, 0.0, 0.0
+    evals = 0
     for _ in range(_MAXITER):
         if fpre != 0.0 and fcur != 0.0 and (fpre < 0.0) != (fcur < 0.0):
             xblk, fblk = xpre, fpre
@@ -206,7 +214,10 @@ def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k
         delta = 0.5 * (_XTOL + _RTOL * abs(xcur))
         sbis = 0.5 * (xblk - xcur)
         if fcur == 0.0 or abs(sbis) < delta:
-            return xcur
+            return xcur, evals
+        lo = min(xcur, xblk)
+        hi = max(xcur, xblk)
+        sfall = np.sqrt(lo * hi) - xcur if lo > 0.0 and hi > _GEOMETRIC_RATIO * lo else sbis
         if abs(spre) > delta and abs(fcur) < abs(fpre):
             if xpre == xblk:
                 stry = -fcur * (xcur - xpre) / (fcur - fpre)
@@ -217,16 +228,17 @@ def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k
             if 2.0 * abs(stry) < min(abs(spre), 3.0 * abs(sbis) - delta):
                 spre, scur = scur, stry
             else:
-                spre, scur = sbis, sbis
+                spre, scur = sfall, sfall
         else:
-            spre, scur = sbis, sbis
+            spre, scur = sfall, sfall
         xpre, fpre = xcur, fcur
         if abs(scur) > delta:
             xcur += scur
         else:
             xcur += delta if sbis > 0 else -delta
         fcur = _evaluate(kind, mode, xcur, g, h, rho, b, wp, tp, itp, beta, bzpos, k, c1, tau1, scale)
-    return xcur
+        evals += 1
+    return xcur, evals
 
 
 # ----------------------------------------------------------------------------- projection onto K°
@@ -350,9 +362,10 @@ def _pole_solution(g, h, rho, b, wp, tp):
 def _project_one(g, h, rho, b, wp, tp, itp, bzpos):
     """Projection of one grouped sample onto K°.
 
-    Returns (code, form, x, mu) with v_i = w_i (g_i + mu b_i) (offset-free parts scaled by
-    w_i), w_i = 1/(1 + x rho_i) for form 0 and x/(x + rho_i) (x = 1/t) for form 1.
-    code: 0 g in K°, 1 branch t < t_p, 2 branch t > t_p, 3 pole, 4 limit t -> inf.
+    Returns (code, form, x, mu, evals) with v_i = w_i (g_i + mu b_i) (offset-free parts scaled
+    by w_i), w_i = 1/(1 + x rho_i) for form 0 and x/(x + rho_i) (x = 1/t) for form 1.
+    code: 0 g in K°, 1 branch t < t_p, 2 branch t > t_p, 3 pole, 4 limit t -> inf;
+    evals: the number of evaluations of the secular function (passes over the groups).
     """
     n = rho.shape[0]
     P = 0.0
@@ -368,43 +381,48 @@ def _project_one(g, h, rho, b, wp, tp, itp, bzpos):
     m0 = n * 0
     m1, m2, m3, m4, no = m0 + 1, m0 + 2, m0 + 3, m0 + 4, n < 0
     if P >= 0.0 and f0 >= 0.0:
-        return m0, m0, 0.0, 0.0
+        return m0, m0, 0.0, 0.0, m0
     dummy = np.empty(0)
+    evals = m0
     if beta > 0.0 and f0 < 0.0:
         half = 0.5 * tp
         fmid = _branch1(m0, half, g, h, rho, b, wp, tp, beta)
         if fmid > 0.0:
             f_lo = _branch1(m0, 0.0, g, h, rho, b, wp, tp, beta)
             mode = m0
-            x = _brent(m1, m0, 0.0, half, f_lo, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            x, it = _brent(m1, m0, 0.0, half, f_lo, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
         else:
             f_pole = _branch1(m1, 0.0, g, h, rho, b, wp, tp, beta)
             mode = m1
-            x = _brent(m1, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            x, it = _brent(m1, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+        evals += 2 + it
         t, d, S, B = _branch1_terms(mode, x, rho, b, g, wp, tp, beta)
         D = d * S
         if D > 0.0:
-            return m1, m0, t, t * B / D
+            return m1, m0, t, t * B / D, evals
     elif beta < 0.0:
         f_inf = _branch2(m0, 0.0, g, h, rho, b, wp, tp, itp, beta, bzpos)
+        evals += 1
         if f_inf >= 0.0:
             tq, d, S, B = _branch2_terms(m0, 0.0, rho, b, g, wp, tp, itp, beta, bzpos)
-            return m4, m1, 0.0, -B / (tp * d * S)
+            return m4, m1, 0.0, -B / (tp * d * S), evals
         half = 0.5 * itp
         fmid = _branch2(m0, half, g, h, rho, b, wp, tp, itp, beta, bzpos)
         if fmid > 0.0:
             mode = m0
-            x = _brent(m2, m0, 0.0, half, f_inf, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            x, it = _brent(m2, m0, 0.0, half, f_inf, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            evals += 1 + it
         else:
             f_pole = _branch2(m1, 0.0, g, h, rho, b, wp, tp, itp, beta, bzpos)
             mode = m1
-            x = _brent(m2, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            x, it = _brent(m2, m1, 0.0, half, f_pole, fmid, g, h, rho, b, wp, tp, itp, beta, bzpos, -m1, dummy, 0.0, no)
+            evals += 2 + it
         tq, d, S, B = _branch2_terms(mode, x, rho, b, g, wp, tp, itp, beta, bzpos)
         E = tp * d * S
         if E > 0.0 and tq > 0.0:
-            return m2, m1, tq, -B / E
+            return m2, m1, tq, -B / E, evals
     s = _pole_solution(g, h, rho, b, wp, tp)
-    return m3, m0, tp, tp * s
+    return m3, m0, tp, tp * s, evals
 
 
 @njit(cache=True, error_model="numpy")
@@ -583,11 +601,11 @@ def _interior_distance(g, h, rho, b, k, c1, tau1, pole_kind, halfspace, bnorm):
     half = 0.5 * tau1
     fmid = _interior(m0, half, g, h, rho, b, k, c1, tau1, no)
     if fmid <= 0.0:
-        x = _brent(m3, m0, 0.0, half, f0, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)
+        x = _brent(m3, m0, 0.0, half, f0, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)[0]
         return np.sqrt(_interior_dist2(m0, x, g, h, rho, b, k, c1, tau1))
     if mass > 0.0:
         x = _brent(m3, m1, 0.0, half, f_pole, fmid * half * half, g, h, rho, b, b, 0.0, 0.0, 0.0, no,
-                   k, c1, tau1, yes)
+                   k, c1, tau1, yes)[0]
         x = max(x, 1e-300)
         return np.sqrt(_interior_dist2(m1, x, g, h, rho, b, k, c1, tau1))
     # no mass on the pole's eigenvector: f stays finite up to tau1
@@ -595,7 +613,7 @@ def _interior_distance(g, h, rho, b, k, c1, tau1, pole_kind, halfspace, bnorm):
     f_end = _interior(m1, x_end, g, h, rho, b, k, c1, tau1, no)
     if f_end >= 0.0:
         return np.sqrt(_interior_dist2(m1, x_end, g, h, rho, b, k, c1, tau1) + tau1 * f_end)
-    x = _brent(m3, m1, x_end, half, f_end, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)
+    x = _brent(m3, m1, x_end, half, f_end, fmid, g, h, rho, b, b, 0.0, 0.0, 0.0, no, k, c1, tau1, no)[0]
     return np.sqrt(_interior_dist2(m1, x, g, h, rho, b, k, c1, tau1))
 
 
@@ -622,21 +640,22 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, want_support, has_flat,
 
     Returns
     -------
-    out : (n, 6)
+    out : (n, 7)
         Columns: form, x, mu (the solution: :math:`v_i = w_i(g_i + \mu b_i)` with
         :math:`w_i = 1/(1 + x\rho_i)` for form 0 and :math:`x/(x + \rho_i)` for form 1),
         :math:`\|\Pi_K g\|^2` (flat part included), :math:`\|\Pi_{K^\circ} g\|^2`, and
         :math:`\sup_{x\in K,\|x\|=1}\langle g, x\rangle`: :math:`\|\Pi_K g\|` when g is not in
         :math:`K^\circ`, else :math:`-\operatorname{dist}(g, \partial K^\circ)` (0 when K has flat
-        directions).
+        directions), and the number of evaluations of the secular function spent on the
+        projection (each one or two passes over the groups; a cost diagnostic).
     """
     n = Gp.shape[0]
-    out = np.empty((n, 6))
+    out = np.empty((n, 7))
     itp = 1.0 / tp
     shared = H.shape[0] != n
     for j in prange(n):
         h = H[0] if shared else H[j]
-        code, f, x, mu = _project_one(Gp[j], h, rho, b, wp, tp, itp, bzpos)
+        code, f, x, mu, evals = _project_one(Gp[j], h, rho, b, wp, tp, itp, bzpos)
         nK, nP = _norms_one(Gp[j], h, rho, b, f, x, mu)
         nK += flat2[j]
         out[j, 0] = f
@@ -644,6 +663,7 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, want_support, has_flat,
         out[j, 2] = mu
         out[j, 3] = nK
         out[j, 4] = nP
+        out[j, 6] = evals
         if not want_support:
             out[j, 5] = np.nan
         elif code == 0 and flat2[j] == 0.0:

@@ -394,7 +394,8 @@ class EllipsoidalCone(ConvexCone):
         return np.ascontiguousarray(Gp), np.ascontiguousarray(H), flat2
 
     def _batch(self, Gp, H, flat2, want_support=False):
-        """Kernel output (n, 6): form, x, mu, ||Pi_K g||^2, ||Pi_K° g||^2, sphere support."""
+        """Kernel output (n, 7): form, x, mu, ||Pi_K g||^2, ||Pi_K° g||^2, sphere support,
+        evaluations of the secular function."""
         from ._kernels import polar_batch
 
         sec = self._secular
