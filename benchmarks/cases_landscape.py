@@ -218,6 +218,19 @@ def case_training(sz, rates):
     t_np = (measure(lambda: numpy_run(s2), 2).best - measure(lambda: numpy_run(s1), 2).best) / (s2 - s1)
     t_th = (measure(lambda: torch_run(s2), 2).best - measure(lambda: torch_run(s1), 2).best) / (s2 - s1)
     diff = float(np.max(np.abs(numpy_run(s2) - torch_run(s2))))
+    # the parts of a step: the two products with A, and the network's forward/backward pass
+    At, phi_t = torch.from_numpy(A[P]), torch.ones(d, dtype=torch.float64)
+    g_t, phi, g = torch.ones(D, dtype=torch.float64), np.ones(d), np.ones(D)
+    t_np_A = measure(lambda: (A @ phi, A.T @ g), 5, warmup=1).best
+    t_th_A = measure(lambda: (At @ phi_t, At.T @ g_t), 5, warmup=1).best
+    t_np_net = measure(lambda: model._loss_and_grad(theta0, X, y), 5, warmup=1).best
+    Xt, yt, th0 = torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(theta0[P]).requires_grad_(True)
+
+    def torch_net():
+        th0.grad = None
+        tmodel.torch_loss(th0, Xt, yt).backward()
+
+    t_th_net = measure(torch_net, 5, warmup=1).best
     threads = torch.get_num_threads()
     sec.add(f"MLP {'-'.join(map(str, layers))} (tanh, D = {D}), orthonormal subspace d = {d} (dense D x d, "
             f"the same matrix for both, rows permuted to torch's parameter layout), full batch of {n} "
@@ -230,6 +243,10 @@ def case_training(sz, rates):
     ]))
     sec.add(f"Both follow the same trajectory: the loss curves of the {s2}-step runs differ by at most "
             f"{diff:.1e}.")
+    sec.add(table(["part of a step", "numpy", "PyTorch"], [
+        [f"A phi and A^T g (D x d = {fmt_bytes(8 * D * d)} read twice)", fmt_seconds(t_np_A), fmt_seconds(t_th_A)],
+        ["network: loss and gradient (forward + backward)", fmt_seconds(t_np_net), fmt_seconds(t_th_net)],
+    ]))
     sec.summary.append(["5", "subspace SGD step, numpy vs torch", f"{fmt_seconds(t_np)} / {fmt_seconds(t_th)}",
                         f"torch {fmt_ratio(t_th / t_np)} the numpy time", "measured", "measured"])
     return sec, {}

@@ -161,16 +161,20 @@ def _strip_stages(x, block, c0, width, buf):
 
 
 @njit(cache=True)
-def _fwht_blocked(x, support):
-    """Serial blocked FWHT of one row; entries from ``support`` on are zero on input."""
-    L = x.shape[0]
+def _layout(L, support):
+    """Block size, number of blocks, blocks holding non-zero input, strip width."""
     block = min(L, _BLOCK)
     n_blocks = L // block
-    used = min(n_blocks, (support + block - 1) // block)
+    return block, n_blocks, min(n_blocks, (support + block - 1) // block), min(_STRIP, block)
+
+
+@njit(cache=True)
+def _fwht_blocked(x, support):
+    """Serial blocked FWHT of one row; entries from ``support`` on are zero on input."""
+    block, n_blocks, used, width = _layout(x.shape[0], support)
     for k in range(used):
         _block_stages(x, k * block, block)
     if n_blocks > 1:
-        width = min(_STRIP, block)
         buf = np.empty(n_blocks * width)
         for c0 in range(0, block, width):
             _strip_stages(x, block, c0, width, buf)
@@ -179,18 +183,12 @@ def _fwht_blocked(x, support):
 @njit(cache=True, parallel=True)
 def _fwht_one_parallel(x, support):
     """The blocked FWHT of one long row, blocks and strips spread over the threads."""
-    L = x.shape[0]
-    block = min(L, _BLOCK)
-    n_blocks = L // block
-    used = min(n_blocks, (support + block - 1) // block)
+    block, n_blocks, used, width = _layout(x.shape[0], support)
     for k in prange(used):
         _block_stages(x, k * block, block)
     if n_blocks > 1:
-        width = min(_STRIP, block)
-        n_strips = block // width
-        for s in prange(n_strips):
-            buf = np.empty(n_blocks * width)
-            _strip_stages(x, block, s * width, width, buf)
+        for s in prange(block // width):
+            _strip_stages(x, block, s * width, width, np.empty(n_blocks * width))
 
 
 @njit(cache=True)
