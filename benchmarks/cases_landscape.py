@@ -139,11 +139,11 @@ def case_fastfood(sz, rates):
         Ls = 2 ** lg
         xs = np.random.default_rng(1034).standard_normal((1, Ls))
         fwht_rows(xs)
-        t_f.append(measure(lambda: fwht_rows(xs), 3).best)
+        t_f.append(measure(lambda: fwht_rows(xs), 7).best)
         As = random_subspace(Ls, sz["ff_scale_d"], kind="fastfood", seed=2)
         ps = np.random.default_rng(1035).standard_normal(sz["ff_scale_d"])
         As.matvec(ps)
-        t_m.append(measure(lambda: As.matvec(ps), 3).best)
+        t_m.append(measure(lambda: As.matvec(ps), 7).best)
         rows.append([f"2^{lg}", fmt_seconds(t_f[-1]), fmt_seconds(t_m[-1]),
                      fmt_ratio(t_f[-1] / (lg * 16 * Ls / rates["copy"]))])
     sizes = [2 ** lg for lg in sz["ff_scale_logL"]]
