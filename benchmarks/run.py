@@ -218,6 +218,7 @@ def main(argv=None):
             fh.write(report)
         print(f"wrote {output} ({fmt_seconds(total)})")
     else:
+        print(report)
         print(f"done in {fmt_seconds(total)} (no report written)")
     return 0
 
