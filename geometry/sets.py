@@ -53,8 +53,12 @@ class Set:
 
     @property
     def reference_point(self):
-        """A point of (or near) the set; the width estimator centres the samples on it."""
-        return np.zeros(self.dim)
+        """A point of (or near) the set; the width estimator centres the samples on it.
+
+        The set's ``center`` when it has one, else the origin.
+        """
+        center = getattr(self, "center", None)
+        return np.zeros(self.dim) if center is None else center
 
     @property
     def radius(self):
@@ -95,10 +99,6 @@ class Ball(Set):
 
     def _support(self, G):
         return G @ self.center + self.radius_ * np.linalg.norm(G, axis=1)
-
-    @property
-    def reference_point(self):
-        return self.center
 
     @property
     def radius(self):
@@ -176,10 +176,6 @@ class Ellipsoid(Set):
 
         C = np.ascontiguousarray(self._coords(G))
         return G @ self.center + ellipsoid_support(C, self.radii)
-
-    @property
-    def reference_point(self):
-        return self.center
 
     @property
     def radius(self):
@@ -322,10 +318,6 @@ class L1Ball(Set):
         return G @ self.center + self.radius_ * np.abs(G).max(axis=1)
 
     @property
-    def reference_point(self):
-        return self.center
-
-    @property
     def radius(self):
         return self.radius_
 
@@ -364,10 +356,6 @@ class Box(Set):
 
     def _support(self, G):
         return G @ self.center + np.abs(G) @ self.half_widths
-
-    @property
-    def reference_point(self):
-        return self.center
 
     @property
     def radius(self):
