@@ -36,6 +36,14 @@ def _rate_and_ci(successes, n_trials):
     return p, np.minimum(lo, p), np.maximum(hi, p)
 
 
+def _errors_from_ci(values, ci):
+    """Asymmetric error bars [values - low, high - values] from an (n, 2) interval array (None passes)."""
+    if ci is None:
+        return None
+    c = np.asarray(ci, float)
+    return [values - c[:, 0], c[:, 1] - values]
+
+
 def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, gordon=None,
                        almt_window=None, log_d=False, label="measured", ax=None, color=None):
     r"""Success probability :math:`P_s(d)` against the training dimension d.
@@ -119,12 +127,8 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
         ax.plot(eps, gordon, ":", color="0.3", label="Gordon lower bound")
     if measured is not None:
         measured = np.asarray(measured, float)
-        if measured_ci is not None:
-            ci = np.asarray(measured_ci, float)
-            yerr = [measured - ci[:, 0], ci[:, 1] - measured]
-        else:
-            yerr = None
-        ax.errorbar(eps, measured, yerr=yerr, fmt="o", capsize=2, label=r"measured $d^*$")
+        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, measured_ci), fmt="o", capsize=2,
+                    label=r"measured $d^*$")
     ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")
@@ -218,10 +222,7 @@ def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measu
     ax = _axes(ax)
     predicted = np.asarray(predicted, float)
     measured = np.asarray(measured, float)
-    xerr = None
-    if measured_ci is not None:
-        ci = np.asarray(measured_ci, float)
-        xerr = [measured - ci[:, 0], ci[:, 1] - measured]
+    xerr = _errors_from_ci(measured, measured_ci)
     yerr = None if predicted_err is None else 2 * np.asarray(predicted_err, float)
     ax.errorbar(measured, predicted, xerr=xerr, yerr=yerr, fmt="o", capsize=2)
     if labels is not None:
@@ -245,11 +246,7 @@ def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=N
     ax = _axes(ax)
     t = np.asarray(burn_in_steps, float)
     y = np.asarray(thresholds, float)
-    yerr = None
-    if ci is not None:
-        c = np.asarray(ci, float)
-        yerr = [y - c[:, 0], c[:, 1] - y]
-    ax.errorbar(t, y, yerr=yerr, fmt="o-", capsize=2, label=r"measured $d^*$")
+    ax.errorbar(t, y, yerr=_errors_from_ci(y, ci), fmt="o-", capsize=2, label=r"measured $d^*$")
     if predicted is not None:
         ax.plot(t, predicted, "s--", label=r"predicted $D-\delta$")
     ax.set_xlabel("burn-in steps t")
