@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from harness import fit_exponent, fmt_bytes, fmt_ratio, fmt_seconds, measure, once, peak_memory, table
+from harness import (
+    fit_exponent,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_seconds,
+    measure,
+    once,
+    peak_memory,
+    table,
+)
 
 SIZES = {
     "full": dict(

@@ -6,9 +6,16 @@ scaling exponents; every baseline runs in the same process on the same data.
 from __future__ import annotations
 
 import numpy as np
-
 from cases_geometry import Section, _verdict
-from harness import fit_exponent, fmt_bytes, fmt_ratio, fmt_seconds, measure, peak_memory, table
+from harness import (
+    fit_exponent,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_seconds,
+    measure,
+    peak_memory,
+    table,
+)
 
 SIZES = {
     "full": dict(
@@ -30,8 +37,7 @@ SIZES = {
 
 def _textbook_fastfood_matvec(A, phi):
     """The Fastfood product before optimisation: numpy fancy indexing and the textbook FWHT."""
-    from landscape._fwht import _fwht_inplace
-
+    from landscape.subspaces._fwht import _fwht_inplace
     y = np.zeros(A.L)
     y[: A.d] = phi * A.signs[: A.d]
     _fwht_inplace(y)
@@ -42,9 +48,9 @@ def _textbook_fastfood_matvec(A, phi):
 
 def case_fastfood(sz, rates):
     """FWHT against memory-traffic bounds; Fastfood matvec memory; a D ~ 1e6 training step."""
-    from landscape._fwht import _fwht_inplace, _fwht_rows_serial, fwht_rows
     from landscape.models import MLP
     from landscape.subspaces import random_subspace
+    from landscape.subspaces._fwht import _fwht_inplace, _fwht_rows_serial, fwht_rows
 
     sec = Section("4. Fastfood subspace map and the fast Walsh-Hadamard transform")
     L, d, rep = 2 ** sz["ff_logL"], sz["ff_d"], sz["ff_repeats"]

@@ -54,10 +54,10 @@ twice("geometry._kernels.polar_batch (projection, sphere support)", lambda: K._b
 E = Ellipsoid([1.0, 2.0])
 twice("geometry._kernels.ellipsoid_support", lambda: E.support(np.ones((3, 2))))
 from landscape.subspaces import random_subspace
-from landscape._fwht import fwht_rows
+from landscape.subspaces._fwht import fwht_rows
 A = random_subspace(2 ** 17, 10, kind="fastfood", seed=0)
 phi, v, X = np.ones(10), np.ones(2 ** 17), np.ones((2, 2 ** 16))
-twice("landscape._fwht (FWHT kernels, permutation kernels)",
+twice("landscape.subspaces._fwht (FWHT kernels, permutation kernels)",
       lambda: (A.matvec(phi), A.rmatvec(v), fwht_rows(X), fwht_rows(X[:1, :8].copy())))
 print(json.dumps(res))
 """

@@ -18,7 +18,7 @@ convex set or cone; importing cvxpy takes a second or two) and ``geometry._kerne
 """
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "Estimate": "estimate",

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import gamma
 
-from ._validation import as_float_array, check_int, check_probability
+from .validation import as_float_array, check_int, check_probability
 from .estimate import Estimate
 
 __all__ = [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_directions, as_float_array, check_int, check_positive
+from .validation import as_directions, as_float_array, check_int, check_positive
 from .sets import Set
 
 __all__ = ["ConvexCone", "Sphere", "Orthant", "Subspace", "CircularCone"]

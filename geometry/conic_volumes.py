@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.special import betainc, betaln, gammaln
 
-from ._validation import as_directions, check_int, check_positive, check_probability, check_rng
+from .validation import as_directions, check_int, check_positive, check_probability, check_rng
 from .bounds import _check_volumes, kinematic_success_probability
 from .cones import CircularCone, ConvexCone, Orthant, Sphere, Subspace
 from .estimate import Estimate

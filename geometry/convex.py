@@ -28,7 +28,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from ._validation import as_float_array, check_int, check_orthonormal
+from .validation import as_float_array, check_int, check_orthonormal
 from .cones import ConvexCone
 from .sets import Set
 

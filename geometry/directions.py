@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array
+from .validation import as_float_array
 from .cones import Sphere
 from .ellipsoidal_cone import EllipsoidalCone, OriginInsideError
 from .sets import Ball, Ellipsoid, PointCloud, Set

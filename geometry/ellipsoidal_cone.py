@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_orthonormal, check_positive, check_rng
+from .validation import as_float_array, check_orthonormal, check_positive, check_rng
 from .cones import ConvexCone
 from .sets import Ellipsoid
 
@@ -438,7 +438,7 @@ class EllipsoidalCone(ConvexCone):
 
     def squared_projection_norms(self, G):
         r""":math:`\|\Pi_K(g_j)\|^2` for each row of ``G`` (shape (m, D) or (D,))."""
-        from ._validation import as_directions
+        from .validation import as_directions
 
         G, _ = as_directions(G, self.dim)
         return self._from_draws(*self._reduce(*self._eigen(G)), what="norms")

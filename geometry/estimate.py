@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 from statistics import NormalDist
 
-from ._validation import check_probability
+from .validation import check_probability
 
 __all__ = ["Estimate"]
 

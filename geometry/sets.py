@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import (
+from .validation import (
     as_directions,
     as_float_array,
     check_int,

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import gammaln, log_ndtr, ndtr
 
-from ._validation import as_directions, check_int, check_rng
+from .validation import as_directions, check_int, check_rng
 from .bounds import _expected_norm
 from .cones import CircularCone, ConvexCone, Orthant, Sphere, Subspace
 from .estimate import Estimate

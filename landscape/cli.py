@@ -24,7 +24,7 @@ def load_spectral_model(path):
     Keys: ``eigenvalues`` (G,), ``offsets`` (G,) (:math:`b_g = \|P_g(\theta_0-\theta^*)\|`),
     optional ``multiplicities`` (G,) (default 1 each) and ``min_loss`` (scalar, default 0).
     """
-    from .spectral_model import SpectralModel
+    from .theory.spectral_model import SpectralModel
 
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -55,9 +55,9 @@ def save_spectral_model(path, model):
 
 
 def _well_model(args):
-    from .quadratic import QuadraticWell
-    from .spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
-    from .spectral_model import SpectralModel
+    from .models.quadratic import QuadraticWell
+    from .models.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
+    from .theory.spectral_model import SpectralModel
 
     D = args.dim
     if args.well == "flat":
@@ -75,14 +75,14 @@ def _well_model(args):
 
 
 def _cmd_predict(args):
-    from .comparison import predict_threshold
+    from .theory.comparison import prediction_table
 
     if args.spectrum is not None:
         model = load_spectral_model(args.spectrum)
     else:
         model = _well_model(args)
     ds = None if args.ds is None else np.array(args.ds, dtype=int)
-    table = predict_threshold(model, np.array(args.eps), ds=ds, n_samples=args.n_samples, seed=args.seed,
+    table = prediction_table(model, np.array(args.eps), ds=ds, n_samples=args.n_samples, seed=args.seed,
                               confidence=args.confidence)
     print(f"D = {model.D}, min loss = {model.min_loss:g}")
     print("eps            D-delta (kinematic)    ALMT window (eta=0.1)   Gordon: fails for d <=")
@@ -113,7 +113,7 @@ def _write_rows(path, rows):
 
 
 def _load_table(path):
-    from .runs import load_runs
+    from .experiments.run_files import load_runs
 
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file or directory")
@@ -129,7 +129,7 @@ def _groups(table):
 
 
 def _cmd_thresholds(args):
-    from .thresholds import threshold_dimension
+    from .thresholds.measured import threshold_dimension
 
     table = _load_table(args.results)
     if args.metric not in table:
@@ -155,14 +155,14 @@ def _cmd_thresholds(args):
 
 
 def _cmd_compare(args):
-    from .comparison import compare, predict_threshold
+    from .theory.comparison import compare, prediction_table
 
     model = load_spectral_model(args.spectrum)
     table = _load_table(args.runs)
     if "D" in table and len(table) and int(np.unique(table["D"])[0]) != model.D:
         raise UserError(f"{args.runs} holds runs of a model with D = {int(np.unique(table['D'])[0])} "
                         f"parameters, but {args.spectrum} describes D = {model.D}: results from another model?")
-    preds = predict_threshold(model, np.array(args.eps), n_samples=args.n_samples, seed=args.seed)
+    preds = prediction_table(model, np.array(args.eps), n_samples=args.n_samples, seed=args.seed)
     sel = {k: v for k, v in (("kind", args.kind), ("t", args.t)) if v is not None}
     comp = compare(preds, table, metric=args.metric, **sel)
     print(comp.to_markdown())

@@ -119,11 +119,11 @@ def _write_csv(path, rows):
 def _quadratic_part(s, out, seed, log):
     import matplotlib.pyplot as plt
 
-    from .ground_truth import empirical_success_probability, empirical_threshold
+    from .thresholds.ground_truth import empirical_success_probability, empirical_threshold
     from .plots import plot_success_curve, plot_threshold_vs_eps
-    from .predict import predicted_success_curve
-    from .quadratic import QuadraticWell
-    from .spectra import power_law_spectrum
+    from .theory.predict import predicted_success_curve
+    from .models.quadratic import QuadraticWell
+    from .models.spectra import power_law_spectrum
 
     D = s.well_dim
     well = QuadraticWell(power_law_spectrum(D, s.well_alpha))
@@ -176,14 +176,14 @@ def _quadratic_part(s, out, seed, log):
 def _network_part(s, out, seed, log, progress, max_workers):
     import matplotlib.pyplot as plt
 
-    from .comparison import Comparison, calibrated_levels, compare, predict_threshold
-    from .data import load_digits
-    from .models import MLP
+    from .theory.comparison import Comparison, calibrated_levels, compare, prediction_table
+    from .models.datasets import load_digits
+    from .models.mlp import MLP
     from .plots import plot_spectrum, plot_success_curve
-    from .spectral_model import SpectralModel
-    from .sweeps import sweep
-    from .thresholds import success_probability
-    from .training import train_full
+    from .theory.spectral_model import SpectralModel
+    from .experiments.sweeps import sweep
+    from .thresholds.measured import success_probability
+    from .experiments.training import train_full
 
     data = load_digits(seed=0)
     model = MLP([data.n_features, *s.hidden, data.n_classes])
@@ -207,18 +207,18 @@ def _network_part(s, out, seed, log, progress, max_workers):
     log("predicting d*(eps) from the spectral model")
     ds = np.array([d for d in s.ds if d <= D])
     # the quadratic model gets L(theta0) wrong; calibrate it at the starting point (see
-    # landscape.comparison.calibrated_levels) and also record the uncalibrated prediction
+    # landscape.theory.comparison.calibrated_levels) and also record the uncalibrated prediction
     q0 = calibrated_levels(spec0, levels, L0)
-    pred0 = predict_threshold(spec0, q0, n_samples=s.net_samples, seed=seed, label="random, t=0")
+    pred0 = prediction_table(spec0, q0, n_samples=s.net_samples, seed=seed, label="random, t=0")
     # levels at or above L(theta_t) are reached with d = 0 after burn-in: nothing to predict
     below_t = levels < Lt
     predt = None
     if below_t.any():
         qt = calibrated_levels(spect, levels[below_t], Lt)
-        predt = predict_threshold(spect, qt, n_samples=s.net_samples, seed=seed,
+        predt = prediction_table(spect, qt, n_samples=s.net_samples, seed=seed,
                                   label=f"burn-in, t={s.burn_in}")
     raw_ok = levels > spec0.min_loss
-    raw0 = predict_threshold(spec0, levels[raw_ok], n_samples=s.net_samples, seed=seed,
+    raw0 = prediction_table(spec0, levels[raw_ok], n_samples=s.net_samples, seed=seed,
                              label="random, t=0, uncalibrated")
     log(f"sweep: {len(ds)} values of d x {s.seeds} seeds x (t=0, t={s.burn_in})")
     table = sweep(model, data, ds, s.seeds, burn_in=(0, s.burn_in), store=os.path.join(out, "runs"),
@@ -313,7 +313,7 @@ def _report(out, s, quad, net, seconds):
               f"The quadratic model puts the loss at theta0 at {net['model_L0']:.3g} instead of the measured "
               f"{net['L0']:.3g} (and at theta_t {net['model_Lt']:.3g} instead of {net['Lt']:.3g}). The predictions "
               "below use the model calibrated at the starting point (Hessian rescaled so that the model "
-              "reproduces the measured loss there; `landscape.comparison.calibrated_levels`): a level eps is "
+              "reproduces the measured loss there; `landscape.theory.comparison.calibrated_levels`): a level eps is "
               "predicted at the same fraction of the loss drop under the model. Column eps is the measured level.", "",
               comp.to_markdown(), "",
               "Without calibration (the raw quadratic model at the same absolute levels):", "",

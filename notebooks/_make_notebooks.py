@@ -36,8 +36,8 @@ import matplotlib.pyplot as plt
 
 import geometry as g
 from landscape import QuadraticWell, predicted_threshold, predicted_success_curve
-from landscape.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
-from landscape.ground_truth import empirical_success_probability, empirical_threshold
+from landscape.models.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
+from landscape.thresholds.ground_truth import empirical_success_probability, empirical_threshold
 from landscape.plots import plot_success_curve, plot_sublevel_set_2d, plot_threshold_vs_eps
 """),
     ("md", "## The picture in two dimensions\nA random line through $\\theta_0$ either meets the green sub-level set or misses it."),
@@ -104,16 +104,16 @@ through a burn-in point $\\theta_t$ (t full-space steps first), and lottery subs
 top singular directions of a full training trajectory). The success probability jumps from 0 to 1
 at a threshold $d^*$, estimated with a bootstrap interval over seeds.
 
-Sizes are small so that the notebook runs in the test suite (`landscape.sweep.digits_experiment` has the
+Sizes are small so that the notebook runs in the test suite (`landscape.digits_experiment` has the
 full-size defaults).
 """),
     ("code", """
 import numpy as np
 import matplotlib.pyplot as plt
 
-from landscape.data import load_digits
+from landscape.models.datasets import load_digits
 from landscape.models import MLP
-from landscape.sweeps import sweep
+from landscape.experiments.sweeps import sweep
 from landscape.thresholds import success_probability, threshold_dimension
 from landscape.plots import plot_success_curve, plot_threshold_vs_burn_in
 
@@ -166,12 +166,12 @@ $\\theta^*$ is not quadratic, and training has a finite budget: the report says 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from landscape.data import load_digits
+from landscape.models.datasets import load_digits
 from landscape.models import MLP
-from landscape.training import train_full
-from landscape.spectral_model import SpectralModel
-from landscape.sweeps import sweep
-from landscape import predict_threshold, compare
+from landscape.experiments.training import train_full
+from landscape.theory.spectral_model import SpectralModel
+from landscape.experiments.sweeps import sweep
+from landscape import prediction_table, compare
 from landscape.plots import plot_spectrum
 
 data = load_digits(seed=0)
@@ -192,7 +192,7 @@ ax = plot_spectrum(spec.eigenvalues, weights=spec.multiplicities, label="Lanczos
     ("md", "## Predicted and measured thresholds"),
     ("code", """
 levels = L_star + np.array([0.2, 0.4]) * (L0 - L_star)
-pred = predict_threshold(spec, levels, n_samples=500, seed=0, label="random, t=0")
+pred = prediction_table(spec, levels, n_samples=500, seed=0, label="random, t=0")
 print(pred)
 table = sweep(model, data, [8, 32, 128, 512], seeds=2, progress=False, **protocol)
 comparison = compare(pred, table, kind="random", t=0)
@@ -205,11 +205,11 @@ The raw quadratic model gets the loss at $\\theta_0$ wrong (compare `spec.loss_a
 predicts each level at the same fraction of the loss drop.
 """),
     ("code", """
-from landscape.comparison import calibrated_levels
+from landscape.theory.comparison import calibrated_levels
 from landscape.plots import plot_threshold_vs_eps
 
 print(f"model L(theta0) = {spec.loss_at_theta0:.3f}, measured L(theta0) = {L0:.3f}")
-calibrated = predict_threshold(spec, calibrated_levels(spec, levels, L0), n_samples=500, seed=0)
+calibrated = prediction_table(spec, calibrated_levels(spec, levels, L0), n_samples=500, seed=0)
 comp_cal = compare(calibrated, table, levels=levels, kind="random", t=0, label="calibrated")
 print(comp_cal.to_markdown())
 ax = plot_threshold_vs_eps(levels, comp_cal.column("predicted"), comp_cal.column("predicted_stderr"),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from landscape.cli import load_spectral_model, main, save_spectral_model
-from landscape.runs import RunTable
-from landscape.spectral_model import SpectralModel
+from landscape.experiments.run_table import RunTable
+from landscape.theory.spectral_model import SpectralModel
 
 pytest.importorskip("sklearn")
 

@@ -1,6 +1,6 @@
 """Sweeps on a Dask cluster give exactly the table of the default local executor.
 
-``landscape.sweeps.sweep`` takes any ``concurrent.futures.Executor``; a Dask
+``landscape.experiments.sweeps.sweep`` takes any ``concurrent.futures.Executor``; a Dask
 ``Client(cluster).get_executor()`` is one. Every run's randomness comes from its seed and
 runs compute single-threaded, so the tables must agree bit for bit (wall times aside).
 The cluster listens on 127.0.0.1 only, with no dashboard.
@@ -10,9 +10,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from landscape.data import teacher_student  # noqa: E402
+from landscape.experiments.sweeps import sweep  # noqa: E402
 from landscape.models import MLP  # noqa: E402
-from landscape.sweeps import sweep  # noqa: E402
+from landscape.models.datasets import teacher_student  # noqa: E402
 
 SWEEP = dict(ds=[1, 3, 8], seeds=2, steps=25, lr=0.05, batch_size=16, progress=False)
 

@@ -1,4 +1,4 @@
-"""landscape.data: teacher-student data, digits, the IDX reader and Fashion-MNIST."""
+"""landscape.models.datasets: teacher-student data, digits, the IDX reader and Fashion-MNIST."""
 import gzip
 import os
 import struct
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from landscape.data import (
+from landscape.models.datasets import (
     FASHION_MNIST_DIR,
     Dataset,
     load_digits,

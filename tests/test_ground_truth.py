@@ -6,18 +6,21 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from landscape.ground_truth import (
-    EmpiricalSuccess,
-    empirical_success_probability,
-    empirical_threshold,
+from landscape.models.quadratic import (
+    QuadraticWell,
+    random_basis,
     subspace_min_loss,
     subspace_min_loss_path,
     subspace_success,
+)
+from landscape.models.spectra import flat_spectrum, power_law_spectrum
+from landscape.subspaces import SUBSPACE_KINDS, random_subspace
+from landscape.thresholds.ground_truth import (
+    EmpiricalSuccess,
+    empirical_success_probability,
+    empirical_threshold,
     wilson_interval,
 )
-from landscape.quadratic import QuadraticWell, random_basis
-from landscape.spectra import flat_spectrum, power_law_spectrum
-from landscape.subspaces import SUBSPACE_KINDS, random_subspace
 
 
 def small_well(D=8, seed=1000, zeros=1):

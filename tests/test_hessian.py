@@ -1,4 +1,4 @@
-"""Tests of landscape.hessian: Lanczos eigenpairs and stochastic Lanczos quadrature.
+"""Tests of landscape.theory.hessian: Lanczos eigenpairs and stochastic Lanczos quadrature.
 
 References: numpy.linalg.eigh of dense random symmetric matrices, exact traces, and
 diagonal operators (whose SLQ weights are exact for Rademacher probes). Data seeds
@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from landscape.hessian import (
+from landscape.models.quadratic import QuadraticWell, random_basis
+from landscape.theory.hessian import (
     HessianOperator,
     hessian_operator,
     integer_multiplicities,
     slq_spectrum,
     top_eigenpairs,
 )
-from landscape.quadratic import QuadraticWell, random_basis
 
 
 def wigner(D, seed):
@@ -190,7 +190,8 @@ def test_slq_exact_on_diagonal_spectrum_with_few_values():
         est = rho.trace(f)
         np.testing.assert_allclose(est.value, f(lam).sum(), rtol=1e-10)
         assert est.stderr < 1e-8 * abs(est.value)
-    np.testing.assert_allclose(rho.cdf(values), np.cumsum(mult) / D, atol=1e-12)
+    # Ritz values equal the eigenvalues only to rounding (3.0 may come out as 3 - 4e-16)
+    np.testing.assert_allclose(rho.cdf(values + 1e-9), np.cumsum(mult) / D, atol=1e-12)
     g_values, g_mult = rho.groups(total=10_000)
     np.testing.assert_array_equal(g_mult, mult * 10)
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from cone_helpers import HalfSpace, HookedCircularCone
 from scipy.optimize import linprog
 from scipy.special import betainc
 
@@ -26,8 +27,6 @@ from geometry import (
     kinematic_success_probability,
     statistical_dimension,
 )
-
-from cone_helpers import HalfSpace, HookedCircularCone
 
 CURVE_TOL = 0.1
 

@@ -10,8 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from geometry import EllipsoidalCone
-from geometry import _kernels
+from geometry import EllipsoidalCone, _kernels
 
 
 # --------------------------------------------------------------------------- naive references

@@ -1,13 +1,18 @@
-"""landscape.predict and landscape.comparison: predictions from geometry, calibration, comparison tables."""
+"""landscape.theory.predict and landscape.theory.comparison: predictions from geometry, calibration, comparison tables."""
 import numpy as np
 import pytest
 
 import geometry as g
-from landscape.comparison import Comparison, calibrated_levels, compare, predict_threshold
-from landscape.predict import predicted_success_curve, predicted_threshold
-from landscape.quadratic import QuadraticWell
-from landscape.runs import RunTable
-from landscape.spectral_model import SpectralModel
+from landscape.experiments.run_table import RunTable
+from landscape.models.quadratic import QuadraticWell
+from landscape.theory.comparison import (
+    Comparison,
+    calibrated_levels,
+    compare,
+    prediction_table,
+)
+from landscape.theory.predict import predicted_success_curve, predicted_threshold
+from landscape.theory.spectral_model import SpectralModel
 
 
 def test_prediction_for_a_cone_with_exact_values_is_exact():
@@ -100,7 +105,7 @@ def _synthetic_runs(D, true_threshold, levels, seeds=6):
 def test_compare_builds_rows_and_checks_the_model():
     D = 300
     model = SpectralModel([1.0, 1e-2], [20, 280], [2.0, 3.0], min_loss=0.0)
-    preds = predict_threshold(model, [0.4, 0.8], n_samples=300, seed=0, label="random, t=0")
+    preds = prediction_table(model, [0.4, 0.8], n_samples=300, seed=0, label="random, t=0")
     assert len(preds) == 2 and preds.kinematic[1] < preds.kinematic[0]
     runs = _synthetic_runs(D, {0.4: 100.0, 0.8: 20.0}, np.array([0.4, 0.8]))
     comp = compare(preds, runs, kind="random", t=0, n_bootstrap=50)
@@ -126,7 +131,7 @@ def test_compare_builds_rows_and_checks_the_model():
 
 def test_comparison_writes_csv_and_json(tmp_path):
     model = SpectralModel([1.0], [50], [3.0])
-    preds = predict_threshold(model, [1.0], n_samples=200, seed=0)
+    preds = prediction_table(model, [1.0], n_samples=200, seed=0)
     runs = RunTable([{"d": d, "seed": s, "D": 50, "train_loss": 2.0 - d / 50} for d in (5, 10, 20, 40) for s in range(3)])
     comp = compare(preds, runs, n_bootstrap=10)
     comp.to_csv(tmp_path / "c.csv")

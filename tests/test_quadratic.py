@@ -5,8 +5,12 @@ Data drawn here uses seeds >= 1000.
 import numpy as np
 import pytest
 
-from landscape.quadratic import QuadraticWell, random_basis
-from landscape.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
+from landscape.models.quadratic import QuadraticWell, random_basis
+from landscape.models.spectra import (
+    flat_spectrum,
+    power_law_spectrum,
+    two_level_spectrum,
+)
 
 
 def make_well(D=6, rotated=True, with_zero=True, min_loss=0.3, seed=1000):

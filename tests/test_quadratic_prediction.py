@@ -1,7 +1,7 @@
 """Acceptance of the quadratic-well issue: predictions from geometry against exact experiments.
 
 For a quadratic well the success of a random subspace is decided exactly by least squares
-(landscape.ground_truth), so the predicted curve P_s(d) (kinematic formula with estimated
+(landscape.thresholds.ground_truth), so the predicted curve P_s(d) (kinematic formula with estimated
 conic intrinsic volumes), the kinematic threshold D - delta and Gordon's bound can be
 checked against measurement with no training noise.
 
@@ -19,10 +19,17 @@ import numpy as np
 import pytest
 
 from geometry import gordon_escape_probability
-from landscape.ground_truth import empirical_success_probability, empirical_threshold
-from landscape.predict import predicted_success_curve, predicted_threshold
-from landscape.quadratic import QuadraticWell
-from landscape.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
+from landscape.models.quadratic import QuadraticWell
+from landscape.models.spectra import (
+    flat_spectrum,
+    power_law_spectrum,
+    two_level_spectrum,
+)
+from landscape.theory.predict import predicted_success_curve, predicted_threshold
+from landscape.thresholds.ground_truth import (
+    empirical_success_probability,
+    empirical_threshold,
+)
 
 D = 400
 N_TRIALS = 600

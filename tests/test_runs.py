@@ -1,4 +1,4 @@
-"""landscape.runs: RunTable, its file formats, and the loaders (including reference pickles)."""
+"""landscape.experiments.run_table: RunTable, its file formats, and the loaders (including reference pickles)."""
 import io
 import os
 import pickle
@@ -7,8 +7,9 @@ import pickletools
 import numpy as np
 import pytest
 
-from landscape.runs import RunTable, load_reference_pickle, load_runs
-from landscape.store import ResultStore
+from landscape.experiments.result_store import ResultStore
+from landscape.experiments.run_files import load_reference_pickle, load_runs
+from landscape.experiments.run_table import RunTable
 
 
 def records():
@@ -248,7 +249,6 @@ def test_numpy_ndarray_cannot_be_called_directly(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         load_runs(tmp_path / "x.pkl")
     # an object array from raw memory through _reconstruct's state is refused by numpy itself
-    from landscape._safe_pickle import safe_loads
-
+    from landscape.experiments._safe_pickle import safe_loads
     blob = pickle.dumps({"a": np.array([1.0, 2.0])}, protocol=2)
     assert safe_loads(blob)["a"].tolist() == [1.0, 2.0]

@@ -1,7 +1,7 @@
-"""Tests of landscape.spectral_model: the grouped quadratic model of sub-level sets.
+"""Tests of landscape.theory.spectral_model: the grouped quadratic model of sub-level sets.
 
 References: exact eigendecompositions (numpy.linalg.eigh), diagonal wells whose SLQ is
-exact, the ungrouped (full diagonal) ellipsoidal cone of landscape.quadratic, and the
+exact, the ungrouped (full diagonal) ellipsoidal cone of landscape.models.quadratic, and the
 circular-cone formula delta = D sin^2(alpha) + cos(2 alpha). Data seeds >= 1000.
 """
 import time
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from geometry import Sphere, statistical_dimension
-from landscape.hessian import top_eigenpairs
-from landscape.quadratic import QuadraticWell, random_basis
-from landscape.spectral_model import SpectralModel
+from landscape.models.quadratic import QuadraticWell, random_basis
+from landscape.theory.hessian import top_eigenpairs
+from landscape.theory.spectral_model import SpectralModel
 
 
 def twenty_level_well(D=2000, seed=1000):
@@ -160,9 +160,8 @@ def test_grouped_cone_matches_ungrouped_cone():
     b = statistical_dimension(K_full, G=np.random.default_rng(1012).standard_normal((500, 2000)))
     assert abs(a.value - b.value) < 4 * np.hypot(a.stderr, b.stderr), (a, b)
     assert 0 < a.value < 2000
-    # the model plugs into the predictions (landscape.predict calls model.cone(eps))
-    from landscape.predict import predicted_threshold
-
+    # the model plugs into the predictions (landscape.theory.predict calls model.cone(eps))
+    from landscape.theory.predict import predicted_threshold
     pred = predicted_threshold(grouped, eps=eps, n_samples=2000, seed=5)
     assert pred.D == 2000
     assert abs(pred.kinematic - (2000 - b.value)) < 4 * np.hypot(pred.kinematic_stderr, b.stderr)

@@ -1,4 +1,4 @@
-"""landscape.store.ResultStore: incremental, atomic, damage-tolerant results directories."""
+"""landscape.experiments.result_store.ResultStore: incremental, atomic, damage-tolerant results directories."""
 import json
 import math
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from landscape.store import ResultStore, run_id, run_key
+from landscape.experiments.result_store import ResultStore, run_id, run_key
 
 
 def rec(d, seed, **extra):

@@ -41,8 +41,7 @@ def naive_fastfood(D, d, signs, perm, gauss):
 # -- FWHT -------------------------------------------------------------------------------
 @pytest.mark.parametrize("L", [1, 2, 4, 8, 32, 128])
 def test_fwht_matches_scipy_hadamard_and_naive(L):
-    from landscape._fwht import fwht_rows
-
+    from landscape.subspaces._fwht import fwht_rows
     X = np.random.default_rng(1000 + L).standard_normal((5, L))
     out = fwht_rows(X.copy())
     np.testing.assert_allclose(out, X @ hadamard(L), rtol=1e-12, atol=1e-12)
@@ -50,8 +49,11 @@ def test_fwht_matches_scipy_hadamard_and_naive(L):
 
 
 def test_fwht_parallel_and_serial_agree_and_are_involutive_up_to_L():
-    from landscape._fwht import _fwht_rows_parallel, _fwht_rows_serial, fwht_rows
-
+    from landscape.subspaces._fwht import (
+        _fwht_rows_parallel,
+        _fwht_rows_serial,
+        fwht_rows,
+    )
     X = np.random.default_rng(1001).standard_normal((300, 256))
     a, b = X.copy(), X.copy()
     _fwht_rows_serial(a)
@@ -61,8 +63,7 @@ def test_fwht_parallel_and_serial_agree_and_are_involutive_up_to_L():
 
 
 def test_fwht_bad_input():
-    from landscape._fwht import fwht_rows
-
+    from landscape.subspaces._fwht import fwht_rows
     with pytest.raises(ValueError, match="power of two"):
         fwht_rows(np.zeros((2, 6)))
     with pytest.raises(TypeError, match="float64"):

@@ -1,4 +1,4 @@
-"""landscape.sweeps: executors, incremental store, kill-and-resume, acceptance trends on digits."""
+"""landscape.experiments.sweeps: executors, incremental store, kill-and-resume, acceptance trends on digits."""
 import functools
 import json
 import os
@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from landscape.data import teacher_student
+from landscape.experiments.result_store import ResultStore
+from landscape.experiments.run_table import RunTable
+from landscape.experiments.sweeps import SerialExecutor, sweep
 from landscape.models import MLP
-from landscape.runs import RunTable
-from landscape.store import ResultStore
-from landscape.sweeps import SerialExecutor, sweep
+from landscape.models.datasets import teacher_student
 from landscape.thresholds import success_probability, threshold_dimension
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,9 +115,9 @@ def test_a_failing_run_keeps_the_completed_ones(problem, tmp_path):
 KILL_SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
-    from landscape.data import teacher_student
+    from landscape.models.datasets import teacher_student
     from landscape.models import MLP
-    from landscape.sweeps import sweep
+    from landscape.experiments.sweeps import sweep
     data = teacher_student(200, 0, n_features=6, n_classes=3, hidden=8, seed=1000)
     sweep(MLP([6, 12, 3]), data, ds=[1, 2, 4, 8, 16, 32], seeds=4, steps=150, lr=0.05,
           store={store!r}, executor="serial", progress=False)
@@ -216,15 +216,14 @@ def test_bad_input_changes_nothing_stored(problem, tmp_path):
 
 
 def test_acceptance_trends_on_digits():
-    """CI-sized version of the digits experiment (the full one: landscape.sweeps.digits_experiment).
+    """CI-sized version of the digits experiment (the full one: landscape.digits.digits_experiment).
 
     D = 1210; random subspaces go from P_s = 0 to 1 over the range of d; burn-in (16
     full-space steps) moves the transition to smaller d; lottery subspaces succeed at d
     at least 16 times smaller than random ones.
     """
     pytest.importorskip("sklearn")
-    from landscape.data import load_digits
-
+    from landscape.models.datasets import load_digits
     data = load_digits(seed=0)
     model = MLP([64, 16, 10])
     kw = dict(seeds=3, steps=150, batch_size=128, optimizer="momentum", lr=0.3, progress=False, max_workers=2)

@@ -22,8 +22,13 @@ from scipy import integrate
 from scipy.linalg import hadamard
 from scipy.stats import norm
 
-from geometry import EllipsoidalCone, PointCloud, gaussian_width, statistical_dimension
-from geometry import _kernels
+from geometry import (
+    EllipsoidalCone,
+    PointCloud,
+    _kernels,
+    gaussian_width,
+    statistical_dimension,
+)
 from landscape import _fwht
 from landscape.subspaces import random_subspace
 

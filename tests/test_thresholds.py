@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from landscape.runs import RunTable
-from landscape.thresholds import (
+from landscape.experiments.run_table import RunTable
+from landscape.thresholds.measured import (
     _firth_logistic,
     _interpolate,
     success_matrix,

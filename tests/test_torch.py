@@ -150,8 +150,7 @@ def tiny_flat_loss(t, X, y):
 
 
 def test_hvp_equals_full_autograd_hessian_on_tiny_model():
-    from landscape.hessian import top_eigenpairs
-
+    from landscape.theory.hessian import top_eigenpairs
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
     model = TorchModel(net, input_shape=(3,))
     rng = np.random.default_rng(1003)
@@ -337,11 +336,10 @@ def test_divergence_is_recorded_not_raised():
 
 
 def test_works_with_the_numpy_training_code():
-    """The numpy model interface: landscape.training trains a torch MLP like its own MLP."""
-    from landscape.data import teacher_student
+    """The numpy model interface: landscape.experiments.training trains a torch MLP like its own MLP."""
+    from landscape.experiments.training import train_in_subspace
     from landscape.models import MLP
-    from landscape.training import train_in_subspace
-
+    from landscape.models.datasets import teacher_student
     data = teacher_student(64, 0, n_features=4, n_classes=3, hidden=0, seed=1007)
     net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)).double()
     model = TorchModel(net, input_shape=(4,))

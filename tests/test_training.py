@@ -2,15 +2,15 @@
 import numpy as np
 import pytest
 
-from landscape.data import Dataset, teacher_student
-from landscape.models import MLP
-from landscape.optim import SGD, Adam, make_optimizer
-from landscape.training import (
+from landscape.experiments.optim import SGD, Adam, make_optimizer
+from landscape.experiments.training import (
     METRICS,
     run_seed_sequence,
     train_full,
     train_in_subspace,
 )
+from landscape.models import MLP
+from landscape.models.datasets import Dataset, teacher_student
 
 
 # ---------------------------------------------------------------------- references

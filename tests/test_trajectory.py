@@ -5,16 +5,19 @@ Data (wells, theta0) uses seeds >= 1000; subspace draws use small seeds.
 import numpy as np
 import pytest
 
-from landscape.ground_truth import empirical_success_probability, subspace_min_loss_path
-from landscape.quadratic import QuadraticWell, random_basis
-from landscape.spectra import power_law_spectrum
+from landscape.models.quadratic import QuadraticWell, random_basis
+from landscape.models.spectra import power_law_spectrum
 from landscape.subspaces import LotterySubspace
-from landscape.trajectory import (
+from landscape.subspaces.trajectory import (
     Trajectory,
     burn_in_point,
     burn_in_subspace,
     full_space_trajectory,
     lottery_subspace,
+)
+from landscape.thresholds.ground_truth import (
+    empirical_success_probability,
+    subspace_min_loss_path,
 )
 
 

@@ -1,8 +1,8 @@
-"""Tests of geometry._validation: every validator accepts good input and names the argument otherwise."""
+"""Tests of geometry.validation: every validator accepts good input and names the argument otherwise."""
 import numpy as np
 import pytest
 
-from geometry._validation import (
+from geometry.validation import (
     as_directions,
     as_float_array,
     check_int,

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from cone_helpers import HalfSpace, HookedCircularCone
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import betainc
@@ -29,8 +30,6 @@ from geometry import (
     gaussian_width,
     statistical_dimension,
 )
-
-from cone_helpers import HalfSpace, HookedCircularCone
 
 SQRT_2_PI = math.sqrt(2 / math.pi)
 MC = dict(method="monte-carlo")

@@ -224,7 +224,7 @@ def fwht_rows(X, support=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from landscape._fwht import fwht_rows
+    >>> from landscape.subspaces._fwht import fwht_rows
     >>> fwht_rows(np.array([[1.0, 0.0, 0.0, 0.0]]))
     array([[1., 1., 1., 1.]])
     """

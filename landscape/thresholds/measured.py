@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry._validation import check_int, check_probability, check_rng
+from geometry.validation import check_int, check_probability, check_rng
 
-from .runs import RunTable
+from ..experiments.run_table import RunTable
 
 __all__ = ["SuccessCurve", "ThresholdEstimate", "success_probability", "threshold_dimension",
            "success_matrix"]
@@ -56,7 +56,7 @@ def _direction(metric, direction):
 
 def _filtered(table, metric, where):
     if not isinstance(table, RunTable):
-        raise TypeError(f"table must be a RunTable (see landscape.runs.load_runs), got {type(table).__name__}")
+        raise TypeError(f"table must be a RunTable (see landscape.experiments.run_files.load_runs), got {type(table).__name__}")
     if where:
         table = table.select(**where)
     for col in ("d", metric):
@@ -145,7 +145,7 @@ def success_probability(table, metric, level, *, direction=None, **where):
 
     Examples
     --------
-    >>> from landscape.runs import RunTable
+    >>> from landscape.experiments.run_table import RunTable
     >>> from landscape.thresholds import success_probability
     >>> runs = RunTable([{"d": d, "seed": s, "train_acc": float(d >= 8 + s)}
     ...                  for d in (4, 8, 16) for s in range(4)])
@@ -376,7 +376,7 @@ def threshold_dimension(table, metric, level, p=0.5, *, method="interpolate", di
 
     Examples
     --------
-    >>> from landscape.runs import RunTable
+    >>> from landscape.experiments.run_table import RunTable
     >>> from landscape.thresholds import threshold_dimension
     >>> runs = RunTable([{"d": d, "seed": s, "train_acc": float(d >= 2 ** (3 + s % 3))}
     ...                  for d in (2, 4, 8, 16, 32, 64) for s in range(9)])

@@ -15,10 +15,10 @@ groups) per sample whatever D.
 
 For a network (:meth:`SpectralModel.from_hvp`):
 
-* the top k eigenpairs :math:`(\lambda_i, v_i)` by Lanczos (:func:`landscape.hessian.top_eigenpairs`)
+* the top k eigenpairs :math:`(\lambda_i, v_i)` by Lanczos (:func:`landscape.theory.hessian.top_eigenpairs`)
   are k groups of multiplicity 1 with exact offsets :math:`b_i = |\langle v_i, \theta_0 - \theta^*\rangle|`;
 * the bulk, the other D - k eigenvalues, comes from stochastic Lanczos quadrature on H
-  deflated by the :math:`v_i` (:func:`landscape.hessian.slq_spectrum`): each quadrature node is
+  deflated by the :math:`v_i` (:func:`landscape.theory.hessian.slq_spectrum`): each quadrature node is
   a group, its multiplicity the node's weight times D - k rounded to integers summing to
   D - k;
 * **assumption (isotropy of the offset in the bulk):** the remaining squared norm
@@ -34,7 +34,7 @@ import numbers
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int, check_positive
+from geometry.validation import as_float_array, check_int
 
 __all__ = ["SpectralModel"]
 
@@ -89,7 +89,7 @@ class SpectralModel:
 
     Examples
     --------
-    >>> from landscape.spectral_model import SpectralModel
+    >>> from landscape.theory.spectral_model import SpectralModel
     >>> model = SpectralModel([10.0, 1.0, 0.01], [5, 95, 9900], [1.0, 3.0, 30.0])
     >>> model.D, model.loss_at_theta0
     (10000, 14.0)
@@ -209,7 +209,7 @@ class SpectralModel:
             Groups: the k top eigenvalues (multiplicity 1, exact offsets), then the bulk
             groups (ascending); ``extra`` holds the SLQ result and the eigenpairs.
         """
-        from geometry._validation import check_rng
+        from geometry.validation import check_rng
 
         from .hessian import Eigenpairs, hessian_operator, slq_spectrum, top_eigenpairs
 
@@ -315,12 +315,12 @@ class SpectralModel:
         return lam, b
 
     def cone(self, eps):
-        r"""The cone of directions from :math:`\theta_0` into :math:`S(\epsilon)`, for :func:`landscape.predict`.
+        r"""The cone of directions from :math:`\theta_0` into :math:`S(\epsilon)`, for :func:`landscape.theory.predict`.
 
         Parameters
         ----------
         eps : float > min_loss
-            The loss level (absolute, like :meth:`landscape.quadratic.QuadraticWell.cone`).
+            The loss level (absolute, like :meth:`landscape.models.quadratic.QuadraticWell.cone`).
 
         Returns
         -------
@@ -333,7 +333,7 @@ class SpectralModel:
         Examples
         --------
         >>> from geometry import statistical_dimension
-        >>> from landscape.spectral_model import SpectralModel
+        >>> from landscape.theory.spectral_model import SpectralModel
         >>> model = SpectralModel([1.0, 1e-3], [10, 990], [3.0, 1.0])
         >>> K = model.cone(0.5)
         >>> K.dim, K.n_groups

@@ -9,7 +9,7 @@ Subspace training trains :math:`\phi \in \mathbb{R}^d` from 0 with
   through :math:`\theta_t`, the point after t full-space steps (a *burn-in subspace*).
 * ``kind="lottery"``: A spans the top-d left singular vectors of the steps
   :math:`\theta_{k+1} - \theta_k` of a full-space run from the same :math:`\theta_0`
-  (:func:`landscape.trajectory.lottery_subspace`), through :math:`\theta_t`
+  (:func:`landscape.subspaces.trajectory.lottery_subspace`), through :math:`\theta_t`
   (:math:`\theta_0` by default).
 
 Every run is deterministic given its ``seed``: the initialization, the minibatch order and
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry._validation import check_int, check_rng
+from geometry.validation import check_int, check_rng
 
-from .data import Dataset
+from ..models.datasets import Dataset
 from .optim import make_optimizer
 
 __all__ = [
@@ -215,7 +215,7 @@ def _train_loop(model, data, theta_start, A, opt, steps, batch_size, batch_rng, 
 
 def _check_common(model, data, optimizer, lr, steps, batch_size, eval_every):
     if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a landscape.data.Dataset, got {type(data).__name__}")
+        raise TypeError(f"data must be a landscape.models.datasets.Dataset, got {type(data).__name__}")
     for attr in ("n_params", "init_params", "loss_and_grad", "loss", "accuracy"):
         if not hasattr(model, attr):
             raise TypeError(f"model must have n_params, init_params, loss, loss_and_grad and accuracy; "
@@ -331,7 +331,7 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
 
 
 def _lottery_map(trajectory, d, seed, t):
-    from .trajectory import lottery_subspace
+    from ..subspaces.trajectory import lottery_subspace
 
     return lottery_subspace(trajectory, d, complete=True,
                             seed=np.random.default_rng(run_seed_sequence(seed, _STREAM_LOTTERY, t)))
@@ -386,7 +386,7 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     Examples
     --------
     >>> from landscape.models import MLP
-    >>> from landscape.data import teacher_student
+    >>> from landscape.models.datasets import teacher_student
     >>> data = teacher_student(100, 0, n_features=4, n_classes=2, hidden=0, seed=1000)
     >>> res = train_in_subspace(MLP([4, 2]), data, d=5, steps=50, lr=0.05, seed=0)
     >>> res.protocol["d"], res.protocol["D"], res.metrics["status"]
@@ -414,7 +414,7 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     if t > 0:
         theta_start = _full_run(model, data, full_opt, t, batch_size, seed)[2]
     if kind == "random":
-        from .subspaces import random_subspace
+        from ..subspaces.maps import random_subspace
 
         A = random_subspace(D, d, kind=basis,
                             seed=run_seed_sequence(seed, _STREAM_SUBSPACE, t, _BASIS_CODES[basis]))

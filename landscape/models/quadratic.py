@@ -16,9 +16,11 @@ import numbers
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_orthonormal
+from geometry.validation import as_float_array, check_orthonormal
 
-__all__ = ["QuadraticWell", "random_basis"]
+from .._random import haar_frame
+
+__all__ = ["QuadraticWell", "random_basis", "subspace_min_loss", "subspace_min_loss_path", "subspace_success"]
 
 
 def random_basis(D, seed=None):
@@ -45,8 +47,6 @@ def random_basis(D, seed=None):
     >>> bool(np.allclose(V.T @ V, np.eye(4)))
     True
     """
-    from .subspaces import haar_frame
-
     return haar_frame(D, D, seed)
 
 
@@ -68,7 +68,7 @@ class QuadraticWell:
     Parameters
     ----------
     eigenvalues : array_like of shape (D,), >= 0
-        The Hessian spectrum :math:`\lambda` (see :mod:`landscape.spectra`).
+        The Hessian spectrum :math:`\lambda` (see :mod:`landscape.models.spectra`).
     minimum : array_like of shape (D,), optional
         The minimiser :math:`\theta^*` (default 0).
     basis : array_like of shape (D, D), optional
@@ -219,9 +219,7 @@ class QuadraticWell:
         return directions_from(S, theta0)
 
     def subspace_min_loss(self, theta0, A, *, return_argmin=False):
-        r"""Exact :math:`\min_\phi L(\theta_0 + A\phi)`; see :func:`landscape.ground_truth.subspace_min_loss`."""
-        from .ground_truth import subspace_min_loss
-
+        r"""Exact :math:`\min_\phi L(\theta_0 + A\phi)`; see :func:`subspace_min_loss`."""
         return subspace_min_loss(self, theta0, A, return_argmin=return_argmin)
 
     def __repr__(self):
@@ -229,3 +227,189 @@ class QuadraticWell:
         basis = "identity" if self.basis is None else "rotated"
         return (f"QuadraticWell(D={self.dim}, eigenvalues in [{lam.min():.3g}, {lam.max():.3g}], "
                 f"basis={basis}, min_loss={self.min_loss:g})")
+
+
+#: whitened directions smaller than this fraction of sqrt(lam_max) ||a|| are numerically
+#: nil: a column whose whitened part orthogonal to the previous columns is that small adds
+#: no direction (curvature below 1e-20 lam_max counts as flat)
+_DEPENDENT_RTOL = 1e-10
+
+
+# -- exact minimum over one subspace ---------------------------------------------------
+def _check_well(well):
+    if not isinstance(well, QuadraticWell):
+        raise TypeError(f"well must be a landscape.QuadraticWell, got {type(well).__name__}")
+    return well
+
+
+def _dense_map(A, D):
+    """A SubspaceMap or array as a dense (D, d) float array."""
+    if hasattr(A, "to_dense") and hasattr(A, "D"):  # a landscape.subspaces.SubspaceMap
+        if A.D != D:
+            raise ValueError(f"A must map into R^{D} (the well's dimension), got shape {A.shape}")
+        return A.to_dense()
+    arr = as_float_array(A, "A", ndim=2)
+    if arr.shape[0] != D:
+        raise ValueError(f"A must have shape ({D}, d) (one row per parameter), got {arr.shape}")
+    return arr
+
+
+def _whiten(well, X):
+    r""":math:`W X = \operatorname{diag}(\sqrt\lambda)\, V^T X` for X of shape (D,) or (D, k)."""
+    C = X if well.basis is None else well.basis.T @ X
+    s = np.sqrt(well.eigenvalues)
+    return C * (s if C.ndim == 1 else s[:, None])
+
+
+def _whitened_scale(well, A, axis=None):
+    r""":math:`\sqrt{\lambda_{max}}\,\|A\|` (Frobenius, or per column with ``axis=0``): the size
+    a whitened column would have without cancellation, against which rounding is judged."""
+    return np.sqrt(well.eigenvalues.max()) * np.linalg.norm(A, axis=axis)
+
+
+def _offset(well, theta0):
+    theta0 = as_float_array(theta0, "theta0", shape=(well.dim,))
+    return _whiten(well, theta0 - well.minimum)
+
+
+def subspace_min_loss(well, theta0, A, *, return_argmin=False):
+    r"""Exact minimum of a quadratic well over the affine subspace :math:`\theta_0 + \operatorname{range}(A)`.
+
+    .. math:: \min_{\phi\in\mathbb{R}^d} L^* + \tfrac12\|H^{1/2}(\theta_0 - \theta^* + A\phi)\|^2,
+
+    solved by least squares on :math:`H^{1/2}A` through its SVD, :math:`O(D d^2)`. Singular H
+    and rank-deficient A are fine: singular values below :math:`10^{-10}\sqrt{\lambda_{max}}\|A\|_F`
+    are treated as zero (rounding noise, e.g. a column along a flat direction of a rotated well).
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    A : SubspaceMap or array_like of shape (D, d)
+    return_argmin : bool
+        Also return a minimiser :math:`\phi^*` (the minimum-norm one).
+
+    Returns
+    -------
+    float, or (float, ndarray of shape (d,))
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from landscape import QuadraticWell
+    >>> well = QuadraticWell([1.0, 1.0])
+    >>> well.subspace_min_loss([1.0, 1.0], np.array([[1.0], [0.0]]))  # line along e1
+    0.5
+    """
+    well = _check_well(well)
+    b = _offset(well, theta0)
+    A = _dense_map(A, well.dim)
+    M = _whiten(well, A)
+    U, s, Wt = np.linalg.svd(M, full_matrices=False)
+    # singular values tiny on the *unwhitened* scale are rounding noise (e.g. a column along
+    # a flat direction of a rotated well): cut them relative to sqrt(lam_max) ||A||
+    keep = s > _DEPENDENT_RTOL * _whitened_scale(well, A)
+    phi = Wt[keep].T @ ((U[:, keep].T @ -b) / s[keep])
+    r = b + M @ phi
+    value = well.min_loss + 0.5 * float(r @ r)
+    return (value, phi) if return_argmin else value
+
+
+def subspace_success(well, theta0, eps, A):
+    r"""Whether training in :math:`\theta_0 + \operatorname{range}(A)` can reach loss :math:`\le \epsilon`.
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    eps : float > well.min_loss
+    A : SubspaceMap or array_like of shape (D, d)
+
+    Returns
+    -------
+    bool
+    """
+    well = _check_well(well)
+    eps = _check_eps_value(eps, "eps", well.min_loss)
+    return bool(subspace_min_loss(well, theta0, A) <= eps)
+
+
+def _householder_coefficients(M, b):
+    """Householder QR of M (LAPACK geqrf) and :math:`Q_{full}^T b` (ormqr), without forming Q.
+
+    Returns the diagonal of R and the D coefficients of b in the full orthogonal basis
+    whose first k vectors span the first k columns of M (when those are independent).
+    """
+    from scipy.linalg import lapack
+
+    work = lapack.dgeqrf(M, lwork=-1)[2]
+    qr, tau, _, info = lapack.dgeqrf(M, lwork=max(int(work[0]), 1))
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgeqrf failed (info={info})")
+    rhs = b[:, None]
+    work = lapack.dormqr("L", "T", qr, tau, rhs, lwork=-1)[1]
+    coef, _, info = lapack.dormqr("L", "T", qr, tau, rhs, lwork=max(int(work[0]), 1))
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dormqr failed (info={info})")
+    return np.diag(qr), coef[:, 0]
+
+
+def _residual_path(b, M, scales):
+    r"""Squared residuals :math:`\|(I - P_k) b\|^2` for the spans of the first k columns, k = 0..m.
+
+    Householder QR: nested columns give nested spans, and the residual after k columns
+    is the sum of the squared coefficients of b on the remaining D - k vectors of the
+    full orthogonal basis (no cancellation). When a column is (numerically) in the span
+    of the previous ones, falls back to Gram-Schmidt with re-orthogonalisation that
+    skips dependent columns.
+    """
+    m = M.shape[1]
+    tol = _DEPENDENT_RTOL * np.maximum(scales, 1e-300)
+    if m <= M.shape[0]:
+        diag, coef = _householder_coefficients(M, b)
+        if np.all(np.abs(diag) > tol):
+            tail = np.cumsum((coef * coef)[::-1])[::-1]
+            return np.append(tail, 0.0)[: m + 1]
+    path = np.empty(m + 1)
+    r = b.copy()
+    path[0] = r @ r
+    basis = np.empty((M.shape[0], m))
+    k = 0
+    for j in range(m):
+        v = M[:, j].copy()
+        for _ in range(2):  # classical Gram-Schmidt, twice
+            v -= basis[:, :k] @ (basis[:, :k].T @ v)
+        nv = np.linalg.norm(v)
+        if nv > tol[j]:
+            q = v / nv
+            basis[:, k] = q
+            k += 1
+            r -= q * (q @ r)
+        path[j + 1] = min(r @ r, path[j])
+    return path
+
+
+def subspace_min_loss_path(well, theta0, A):
+    r"""Exact minima over the nested subspaces spanned by the first k columns of A, k = 0..d.
+
+    .. math:: m_k = \min_{\phi\in\mathbb{R}^k} L(\theta_0 + A_{:, :k}\phi), \qquad
+              m_0 = L(\theta_0) \ge m_1 \ge \dots \ge m_d.
+
+    One QR factorisation of :math:`H^{1/2}A`, :math:`O(D d^2)` for all k together.
+    Random maps with one seed are nested (:mod:`landscape.subspaces`), so ``m_k`` is the
+    exact minimum over the random subspace of dimension k drawn with that seed.
+
+    Parameters
+    ----------
+    well : QuadraticWell
+    theta0 : array_like of shape (D,)
+    A : SubspaceMap or array_like of shape (D, d)
+
+    Returns
+    -------
+    ndarray of shape (d + 1,)
+    """
+    well = _check_well(well)
+    b = _offset(well, theta0)
+    A = _dense_map(A, well.dim)
+    return well.min_loss + 0.5 * _residual_path(b, _whiten(well, A), _whitened_scale(well, A, axis=0))

@@ -14,7 +14,7 @@ into the sub-level set. With :math:`D` parameters:
   :math:`\nu_j`.
 
 The functions take any object with a ``cone(theta0, eps)`` method (a
-:class:`landscape.quadratic.QuadraticWell`) or a ``cone(eps)`` method (a spectral model
+:class:`landscape.models.quadratic.QuadraticWell`) or a ``cone(eps)`` method (a spectral model
 of a trained network), or a geometry cone directly.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from geometry import (
     kinematic_interval,
     statistical_dimension,
 )
-from geometry._validation import as_float_array, check_int, check_probability, check_rng
+from geometry.validation import as_float_array, check_int, check_probability, check_rng
 
 __all__ = [
     "ThresholdPrediction",

@@ -1,6 +1,6 @@
 r"""Theory meets experiment: predicted thresholds for trained models beside measured ones.
 
-:func:`predict_threshold` turns a :class:`landscape.spectral_model.SpectralModel` (the
+:func:`prediction_table` turns a :class:`landscape.theory.spectral_model.SpectralModel` (the
 quadratic model of the loss around a trained :math:`\theta^*`, seen from :math:`\theta_0`)
 into predicted thresholds :math:`d^*(\epsilon)` for several loss levels at once.
 :func:`compare` sets them beside the thresholds measured by subspace-training sweeps
@@ -15,11 +15,11 @@ import math
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int
+from geometry.validation import as_float_array, check_int
 
 from .predict import predicted_success_curve, predicted_threshold
 
-__all__ = ["PredictionTable", "predict_threshold", "calibrated_levels", "Comparison", "compare"]
+__all__ = ["PredictionTable", "prediction_table", "calibrated_levels", "Comparison", "compare"]
 
 
 class PredictionTable:
@@ -75,8 +75,8 @@ class PredictionTable:
         return f"PredictionTable({self.label!r}: {body})"
 
 
-def predict_threshold(model, eps, *, ds=None, n_samples=2000, seed=None, confidence=0.9, eta=0.1,
-                      label=""):
+def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confidence=0.9, eta=0.1,
+                     label=""):
     r"""Predicted threshold training dimensions of a trained model for several loss levels.
 
     For each level :math:`\epsilon` (absolute, above :math:`L^* = L(\theta^*)`) the
@@ -93,7 +93,7 @@ def predict_threshold(model, eps, *, ds=None, n_samples=2000, seed=None, confide
     Parameters
     ----------
     model : SpectralModel or QuadraticWell-like
-        Anything :func:`landscape.predict.predicted_threshold` accepts with ``cone(eps)``.
+        Anything :func:`landscape.theory.predict.predicted_threshold` accepts with ``cone(eps)``.
     eps : float or array_like
         Loss levels, each > ``model.min_loss``.
     ds : array_like of int, optional
@@ -101,14 +101,14 @@ def predict_threshold(model, eps, *, ds=None, n_samples=2000, seed=None, confide
     n_samples : int
     seed : int, Generator or None
     confidence, eta : float
-        See :func:`landscape.predict.predicted_threshold`.
+        See :func:`landscape.theory.predict.predicted_threshold`.
     label : str
 
     Returns
     -------
     PredictionTable
     """
-    from geometry._validation import check_rng
+    from geometry.validation import check_rng
 
     levels = np.atleast_1d(as_float_array(eps, "eps", ndim=(0, 1)))
     rng = check_rng(seed)
@@ -218,7 +218,7 @@ class Comparison:
 
     def plot(self, ax=None):
         """Measured against predicted :math:`d^*` (see :func:`landscape.plots.plot_predicted_vs_measured`)."""
-        from .plots import plot_predicted_vs_measured
+        from ..plots import plot_predicted_vs_measured
 
         ci = np.column_stack([self.column("measured_low"), self.column("measured_high")])
         labels = [f"{r['label']}, ε={r['eps']:.3g}" for r in self.rows]
@@ -245,10 +245,10 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
     Parameters
     ----------
     predictions : PredictionTable
-        From :func:`predict_threshold`, made from the same :math:`\theta_0` (or
+        From :func:`prediction_table`, made from the same :math:`\theta_0` (or
         :math:`\theta_t` for burn-in runs) as the runs selected by ``where``.
     runs : RunTable
-        Subspace-training runs (:func:`landscape.sweeps.sweep` or :func:`landscape.runs.load_runs`).
+        Subspace-training runs (:func:`landscape.experiments.sweeps.sweep` or :func:`landscape.experiments.run_files.load_runs`).
     metric : str
         The run column the levels apply to (default the final training loss).
     levels : array_like, optional
@@ -268,11 +268,11 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
     -------
     Comparison
     """
-    from .runs import RunTable
-    from .thresholds import threshold_dimension
+    from ..experiments.run_table import RunTable
+    from ..thresholds.measured import threshold_dimension
 
     if not isinstance(predictions, PredictionTable):
-        raise TypeError(f"predictions must be a PredictionTable (from predict_threshold), got "
+        raise TypeError(f"predictions must be a PredictionTable (from prediction_table), got "
                         f"{type(predictions).__name__}")
     if not isinstance(runs, RunTable):
         raise TypeError(f"runs must be a RunTable, got {type(runs).__name__}")
@@ -304,3 +304,13 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
             "censored": est.censored or "", "n_seeds": est.n_seeds, "ratio": float(ratio),
         })
     return Comparison(rows)
+
+
+def predict_threshold(*args, **kwargs):
+    """Deprecated alias of :func:`prediction_table` (renamed: it returns a table over levels,
+    where :func:`landscape.theory.predict.predicted_threshold` predicts one level)."""
+    import warnings
+
+    warnings.warn("landscape.predict_threshold is deprecated and will be removed in the next release; "
+                  "use landscape.prediction_table", DeprecationWarning, stacklevel=2)
+    return prediction_table(*args, **kwargs)

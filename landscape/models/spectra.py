@@ -2,7 +2,7 @@ r"""Hessian spectra for model quadratic wells.
 
 Each function returns the eigenvalues :math:`\lambda_1 \ge \dots \ge \lambda_D \ge 0`
 of a Hessian :math:`H = V \operatorname{diag}(\lambda) V^T`, to pass to
-:class:`landscape.quadratic.QuadraticWell`. The shape of the spectrum sets the
+:class:`landscape.models.quadratic.QuadraticWell`. The shape of the spectrum sets the
 geometry of the sub-level sets (semi-axes :math:`r_i = \sqrt{2(\epsilon - L^*)/\lambda_i}`):
 many small eigenvalues mean long axes, a large statistical dimension of the cone of
 descent directions, hence a small threshold training dimension.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry._validation import check_int, check_positive
+from geometry.validation import check_int, check_positive
 
 __all__ = ["flat_spectrum", "power_law_spectrum", "two_level_spectrum"]
 
@@ -32,7 +32,7 @@ def flat_spectrum(D, value=1.0):
 
     Examples
     --------
-    >>> from landscape.spectra import flat_spectrum
+    >>> from landscape.models.spectra import flat_spectrum
     >>> flat_spectrum(3, 2.0)
     array([2., 2., 2.])
     """
@@ -61,7 +61,7 @@ def power_law_spectrum(D, alpha, scale=1.0):
 
     Examples
     --------
-    >>> from landscape.spectra import power_law_spectrum
+    >>> from landscape.models.spectra import power_law_spectrum
     >>> power_law_spectrum(4, 1.0)
     array([1.        , 0.5       , 0.33333333, 0.25      ])
     """
@@ -91,7 +91,7 @@ def two_level_spectrum(D, n_stiff, stiff=1.0, soft=1e-3):
 
     Examples
     --------
-    >>> from landscape.spectra import two_level_spectrum
+    >>> from landscape.models.spectra import two_level_spectrum
     >>> two_level_spectrum(4, 1, stiff=2.0, soft=0.5)
     array([2. , 0.5, 0.5, 0.5])
     """

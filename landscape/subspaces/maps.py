@@ -25,7 +25,9 @@ import numbers
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int, check_orthonormal, check_rng
+from geometry.validation import as_float_array, check_int, check_orthonormal, check_rng
+
+from .._random import haar_frame
 
 __all__ = [
     "SubspaceMap",
@@ -59,39 +61,6 @@ def _resolve_seed(seed):
         check_rng(seed)  # raises a clear TypeError / ValueError for anything else
         seed = int(seed)
     return seed, np.random.default_rng(seed)
-
-
-def haar_frame(D, k, seed=None):
-    r"""A uniformly random (Haar) D x k matrix with orthonormal columns.
-
-    QR of a Gaussian matrix :math:`G = QR` with the signs fixed so that
-    :math:`\operatorname{diag}(R) > 0`; without the sign fix Q is not Haar distributed.
-    The Gaussian is drawn column by column, so the first j columns of the frame do not
-    depend on k (nested draws).
-
-    Parameters
-    ----------
-    D, k : int, 1 <= k <= D
-    seed : int, SeedSequence, numpy.random.Generator or None
-
-    Returns
-    -------
-    ndarray of shape (D, k)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from landscape.subspaces import haar_frame
-    >>> Q = haar_frame(5, 3, seed=0)
-    >>> bool(np.allclose(Q.T @ Q, np.eye(3)))
-    True
-    """
-    D = check_int(D, "D", minimum=1)
-    k = check_int(k, "k", minimum=1, maximum=D)
-    G = check_rng(seed).standard_normal((k, D)).T
-    Q, R = np.linalg.qr(G)
-    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
-    return np.ascontiguousarray(Q * signs)
 
 
 def _as_block(x, rows, name):

@@ -22,7 +22,7 @@ import struct
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int, check_rng
+from geometry.validation import as_float_array, check_int, check_rng
 
 __all__ = [
     "Dataset",
@@ -71,7 +71,7 @@ class Dataset:
     """
 
     def __init__(self, X_train, y_train, X_test=None, y_test=None, *, n_classes=None, name="data"):
-        from .models import check_labels
+        from .mlp import check_labels
 
         X_train = as_float_array(X_train, "X_train", ndim=2)
         n, p = X_train.shape
@@ -192,12 +192,12 @@ def teacher_student(n_train=1000, n_test=1000, n_features=20, n_classes=4, *, hi
 
     Examples
     --------
-    >>> from landscape.data import teacher_student
+    >>> from landscape.models.datasets import teacher_student
     >>> data = teacher_student(200, 100, n_features=5, n_classes=3, seed=0)
     >>> data.X_train.shape, data.n_classes
     ((200, 5), 3)
     """
-    from .models import MLP
+    from .mlp import MLP
 
     n_train = check_int(n_train, "n_train", minimum=1)
     n_test = check_int(n_test, "n_test", minimum=0)

@@ -21,7 +21,7 @@ allow_pickle=False)``). A sweep killed at any moment loses at most the runs in f
   renamed over the target (``os.replace``), so they are either old or new, never partial.
 
 Runs are identified by their key (``kind, t, basis, d, seed``, see
-:data:`landscape.runs.KEY_COLUMNS`); a re-run skips the keys already stored. Only one
+:data:`landscape.experiments.run_table.KEY_COLUMNS`); a re-run skips the keys already stored. Only one
 process writes to a store at a time (an advisory ``fcntl`` lock where available).
 """
 from __future__ import annotations
@@ -33,7 +33,8 @@ import warnings
 
 import numpy as np
 
-from .runs import KEY_COLUMNS, RunTable, _atomic_write, _jsonable, parse_jsonl
+from ._records import KEY_COLUMNS, _atomic_write, _jsonable, parse_jsonl
+from .run_table import RunTable
 
 __all__ = ["ResultStore", "run_key", "run_id"]
 
@@ -73,7 +74,7 @@ class ResultStore:
     Examples
     --------
     >>> import tempfile
-    >>> from landscape.store import ResultStore
+    >>> from landscape.experiments.result_store import ResultStore
     >>> store = ResultStore(tempfile.mkdtemp(), protocol={"steps": 100})
     >>> store.append({"kind": "random", "t": 0, "basis": "orthonormal", "d": 4, "seed": 0,
     ...               "train_acc": 0.5})
@@ -155,7 +156,7 @@ class ResultStore:
         return {run_key(r) for r in self.records()}
 
     def table(self, *, strict=False):
-        """The stored runs as a :class:`~landscape.runs.RunTable`."""
+        """The stored runs as a :class:`~landscape.experiments.run_table.RunTable`."""
         return RunTable(self.records(), strict=strict, _where=f"{self.runs_path}: ")
 
     def __len__(self):

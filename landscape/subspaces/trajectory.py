@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_int, check_positive, check_rng
 
-from .subspaces import LotterySubspace, haar_frame, random_subspace
+from .maps import LotterySubspace, haar_frame, random_subspace
 
 __all__ = [
     "Trajectory",

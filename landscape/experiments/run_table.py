@@ -1,17 +1,12 @@
-r"""Tidy tables of training runs, and loaders for every format they are kept in.
+r"""Tidy tables of training runs in memory, and the file formats they are written to.
 
 A :class:`RunTable` holds one row per run and one column per field (``kind``, ``d``,
 ``seed``, ``train_acc``, ...), stored as numpy arrays. It reads and writes formats that
 numpy and the standard library read: CSV, JSON (a list of records), JSON lines and
 ``.npz`` (``allow_pickle=False``).
 
-:func:`load_runs` reads
-
-* a results store directory written by :func:`landscape.sweeps.sweep` (``runs.jsonl``),
-* ``.csv``, ``.json``, ``.jsonl`` and ``.npz`` files written by :class:`RunTable`,
-* ``.pkl`` result pickles of the paper's reference code (Larsen et al. 2022), through a
-  restricted unpickler that allows only builtins and numpy arrays
-  (:mod:`landscape._safe_pickle`).
+Files of any supported kind (a results store, these formats, or a reference-code pickle) are
+read by :func:`landscape.experiments.run_files.load_runs`.
 
 Column types: the columns of :data:`COLUMN_TYPES` always have their stated type (a value
 that does not convert raises a ValueError naming the column); other ("unknown") columns
@@ -31,10 +26,9 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RunTable", "load_runs", "load_reference_pickle", "COLUMN_TYPES", "KEY_COLUMNS"]
+from ._records import KEY_COLUMNS, _atomic_write, _jsonable, _read_text, parse_jsonl
 
-#: columns that identify a run within one protocol
-KEY_COLUMNS = ("kind", "t", "basis", "d", "seed")
+__all__ = ["RunTable", "COLUMN_TYPES", "KEY_COLUMNS"]
 
 #: known columns and their types
 COLUMN_TYPES = {
@@ -163,7 +157,7 @@ class RunTable:
 
     Examples
     --------
-    >>> from landscape.runs import RunTable
+    >>> from landscape.experiments.run_table import RunTable
     >>> table = RunTable([{"kind": "random", "d": 4, "seed": 0, "train_acc": 0.5},
     ...                   {"kind": "random", "d": 8, "seed": 0, "train_acc": 0.9}])
     >>> len(table), table["d"].tolist()
@@ -429,209 +423,3 @@ class RunTable:
             raise ValueError(f"{path}: corrupt or truncated .npz ({exc})") from None
         columns = {k: (v.astype(object) if v.dtype.kind == "U" else v) for k, v in columns.items()}
         return cls.from_columns(columns, strict=strict)
-
-
-# ---------------------------------------------------------------------- helpers
-def _jsonable(rec):
-    out = {}
-    for k, v in rec.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        elif isinstance(v, np.generic):
-            v = v.item()
-        out[k] = v
-    return out
-
-
-def _atomic_write(path, data):
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _read_text(path):
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except IsADirectoryError:
-        raise ValueError(f"{path} is a directory") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
-
-
-def parse_jsonl(text, path="<jsonl>"):
-    """Records of a JSON-lines text.
-
-    A last line without its newline that does not parse is a record cut short by a kill:
-    it is ignored with a warning and returned as the second value. Any other line that is
-    not a JSON object raises a ValueError naming the line.
-
-    Returns
-    -------
-    records : list of dict
-    partial : str or None
-        The ignored truncated tail.
-    """
-    records = []
-    partial = None
-    lines = text.split("\n")
-    last = len(lines) - 1  # text ending in "\n" gives a final empty string
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if i == last:
-                warnings.warn(f"{path}: ignoring a truncated last line ({len(line)} bytes)",
-                              RuntimeWarning, stacklevel=3)
-                partial = line
-                continue
-            raise ValueError(f"{path}, line {i + 1}: corrupt record ({exc}); the other records are "
-                             "intact: fix or remove this line") from None
-        if not isinstance(rec, dict):
-            raise ValueError(f"{path}, line {i + 1}: expected a JSON object, got {type(rec).__name__}")
-        records.append(rec)
-    return records, partial
-
-
-_FLOAT_RE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)"
-# "0.93", "[0.93]", "DeviceArray(0.93, dtype=float32)", "tensor(0.93)", "Array([0.93], dtype=float32)"
-_WRAPPED = re.compile(r"\s*(?:[A-Za-z_][\w.]*\(\s*)?\[*\s*(" + _FLOAT_RE + r")\s*\]*\s*(?:,\s*dtype=[\w.]+)?\)?\s*",
-                      re.IGNORECASE)
-
-
-def _parse_number(v, key, i):
-    """A float from a reference pickle's value: a number, a numpy scalar or 0-d / 1-element
-    array, or a string such as ``"0.93"``, ``"[0.93]"`` or ``"DeviceArray(0.93, dtype=float32)"``."""
-    try:
-        return _to_float(v)
-    except (ValueError, TypeError):
-        pass
-    if isinstance(v, str):
-        m = _WRAPPED.fullmatch(v)
-        if m:
-            return float(m.group(1))
-    raise ValueError(f"reference pickle: data[{key!r}][{i}] = {v!r} is not a number")
-
-
-_REF_FLOAT = {
-    "full_train_loss": "train_loss", "full_train_acc": "train_acc", "best_train_acc": "best_train_acc",
-    "test_loss": "test_loss", "test_acc": "test_acc", "best_test_acc": "best_test_acc",
-    "train_loss": "batch_train_loss", "train_acc": "batch_train_acc", "abs_theta": "phi_norm",
-}
-
-
-def load_reference_pickle(path, *, strict=False):
-    r"""Runs from a result pickle of the paper's reference code (Larsen et al., 2022).
-
-    The pickle is a dict with keys ``model``, ``dataset``, ``epochs``, ``ds_to_explore``,
-    ``init_iters`` (burn-in steps; absent from lottery results, which have ``traj_steps``),
-    ``nnz``, ``full_d`` and ``data``, a dict of equal-length lists with ``d``, ``point_id``,
-    ``it``, ``abs_theta``, ``train_loss``, ``train_acc`` (last minibatch),
-    ``full_train_loss``, ``full_train_acc`` (whole training set), ``best_train_acc``,
-    ``test_loss``, ``test_acc``, ``best_test_acc``; numbers may be stored as strings.
-    It is read with a restricted unpickler (builtins and numpy arrays only): a pickle that
-    would run code raises :class:`pickle.UnpicklingError` and runs nothing.
-
-    Column mapping: ``point_id -> seed``, ``full_d -> D``, ``init_iters -> t``,
-    ``it -> steps``, ``full_train_loss -> train_loss``, ``full_train_acc -> train_acc``,
-    ``train_loss -> batch_train_loss``, ``train_acc -> batch_train_acc``,
-    ``abs_theta -> phi_norm``; ``kind`` is ``"lottery"`` for lottery results, else
-    ``"random"``; ``basis`` is ``"reference"``; ``status`` is ``"diverged"`` where the
-    training loss is NaN or infinite.
-    """
-    from ._safe_pickle import safe_load
-
-    obj = safe_load(path)
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected the reference format (a dict), got {type(obj).__name__}")
-    missing = [k for k in ("data", "full_d") if k not in obj]
-    if missing:
-        raise ValueError(f"{path}: not a reference result pickle, missing keys {missing}")
-    data = obj["data"]
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: 'data' must be a dict of lists, got {type(data).__name__}")
-    for k in ("d", "point_id"):
-        if k not in data:
-            raise ValueError(f"{path}: data has no {k!r} list")
-    n = len(data["d"])
-    lengths = {k: len(v) for k, v in data.items() if isinstance(v, (list, tuple, np.ndarray))}
-    bad = {k: m for k, m in lengths.items() if m != n}
-    if bad:
-        raise ValueError(f"{path}: data lists must all have length {n} (len(data['d'])), got {bad}")
-    lottery = "init_iters" not in obj and "traj_steps" in obj
-    t = 0 if lottery else _to_int(obj.get("init_iters", 0))
-    D = _to_int(_parse_number(obj["full_d"], "full_d", 0))
-    records = []
-    for i in range(n):
-        rec = {"kind": "lottery" if lottery else "random", "t": t,
-               "basis": "none" if lottery else "reference",
-               "d": _to_int(_parse_number(data["d"][i], "d", i)),
-               "seed": _to_int(_parse_number(data["point_id"][i], "point_id", i)), "D": D}
-        if "it" in data:
-            rec["steps"] = _to_int(_parse_number(data["it"][i], "it", i))
-        for src, dst in _REF_FLOAT.items():
-            if src in data:
-                rec[dst] = _parse_number(data[src][i], src, i)
-        if "nnz" in data:
-            rec["nnz"] = _to_int(_parse_number(data["nnz"][i], "nnz", i))
-        loss = rec.get("train_loss", 0.0)
-        rec["status"] = "ok" if math.isfinite(loss) else "diverged"
-        for k in ("model", "dataset"):
-            if k in obj:
-                rec[k] = _to_str(obj[k])
-        if "epochs" in obj:
-            rec["epochs"] = _to_int(obj["epochs"])
-        records.append(rec)
-    return RunTable(records, strict=strict, _where=f"{path}: ")
-
-
-def load_runs(path, *, strict=False):
-    """Load runs from a results store directory or a CSV, JSON, JSON-lines, .npz or reference pickle file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    strict : bool
-        Refuse columns not in :data:`COLUMN_TYPES` (default: keep them).
-
-    Returns
-    -------
-    RunTable
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``path`` does not exist.
-    ValueError
-        For an unknown file type, a corrupt file (naming the line where possible), or a
-        value of the wrong type in a known column. A truncated last line of a CSV or
-        JSON-lines file (a write cut short) is ignored with a warning.
-    pickle.UnpicklingError
-        For a pickle that refers to anything but builtins and numpy arrays.
-    """
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise FileNotFoundError(f"{p} does not exist")
-    if os.path.isdir(p):
-        from .store import ResultStore
-
-        return ResultStore(p).table(strict=strict)
-    ext = os.path.splitext(p)[1].lower()
-    if ext == ".csv":
-        return RunTable.from_csv(p, strict=strict)
-    if ext in (".json", ".jsonl"):
-        return RunTable.from_json(p, strict=strict)
-    if ext == ".npz":
-        return RunTable.from_npz(p, strict=strict)
-    if ext in (".pkl", ".pickle"):
-        return load_reference_pickle(p, strict=strict)
-    raise ValueError(f"{p}: unknown file type {ext!r}; expected a store directory, .csv, .json, "
-                     ".jsonl, .npz or .pkl")

@@ -1,7 +1,15 @@
-"""Input validation shared by the public functions of :mod:`geometry`.
+"""Input validation: the checks every public function of :mod:`geometry` and
+:mod:`landscape` applies at its boundary.
 
 Validate once, at the public boundary, with messages that name the argument
 and what is expected; kernels then assume clean input (scikit-learn style).
+This module is public and shared on purpose: :mod:`landscape` uses the same checks, so
+both packages word their errors the same way.
+
+Each function takes the value and the argument's name, and returns the value in a
+canonical form (a float64 array, a Python int or float, a ``numpy.random.Generator``)
+or raises a TypeError (wrong kind of value) or ValueError (right kind, wrong value)
+whose message names the argument and what was expected.
 """
 from __future__ import annotations
 

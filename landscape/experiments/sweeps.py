@@ -1,8 +1,8 @@
 r"""Sweeps of subspace training over d, seeds, burn-in t and subspace kind.
 
-:func:`sweep` runs :func:`landscape.training.train_in_subspace` (and the full-space
+:func:`sweep` runs :func:`landscape.experiments.training.train_in_subspace` (and the full-space
 baseline) for every combination, through any :class:`concurrent.futures.Executor`, and
-writes each completed run to a results store (:class:`landscape.store.ResultStore`) as soon
+writes each completed run to a results store (:class:`landscape.experiments.result_store.ResultStore`) as soon
 as it finishes. A killed sweep loses at most the runs in flight; running it again executes
 only the missing runs.
 
@@ -18,7 +18,7 @@ Executors
   instead (cached per worker process).
 
 Reproducibility: a run's randomness comes only from its seed (see
-:mod:`landscape.training`), and each run computes with a single BLAS thread (through
+:mod:`landscape.experiments.training`), and each run computes with a single BLAS thread (through
 ``threadpoolctl`` when installed: it comes with scikit-learn; without it, set
 ``OMP_NUM_THREADS=1`` for bitwise equality across executors), so the results for a
 given seed are identical whatever the executor and the number of workers.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import math
 import multiprocessing
 import os
 import sys
@@ -36,15 +35,15 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from geometry._validation import check_int, check_positive
+from geometry.validation import check_int, check_positive
 
-from .data import Dataset
+from ..models.datasets import Dataset
 from .optim import make_optimizer
-from .runs import KEY_COLUMNS, RunTable
-from .store import ResultStore, run_id, run_key
+from .run_table import KEY_COLUMNS, RunTable
+from .result_store import ResultStore, run_id, run_key
 from .training import SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, train_full, train_in_subspace
 
-__all__ = ["sweep", "SerialExecutor", "sweep_protocol", "digits_experiment", "DigitsExperiment"]
+__all__ = ["sweep", "SerialExecutor", "sweep_protocol"]
 
 
 # ---------------------------------------------------------------------- executors
@@ -201,7 +200,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     Parameters
     ----------
     model : model object
-        See :func:`landscape.training.train_full`; must be picklable for process executors.
+        See :func:`landscape.experiments.training.train_full`; must be picklable for process executors.
     data : Dataset or callable
         The dataset, or a picklable zero-argument callable returning it (loaded once here
         for the protocol, and on the workers).
@@ -215,7 +214,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     basis : {"orthonormal", "gaussian", "sparse", "fastfood"}
         Random map of ``kind="random"``.
     optimizer, lr, steps, batch_size, eval_every
-        Training protocol (see :func:`landscape.training.train_in_subspace`).
+        Training protocol (see :func:`landscape.experiments.training.train_in_subspace`).
     full_lr : float, optional
         Learning rate of full-space training: the baseline, burn-in and the lottery
         trajectory (default ``lr``).
@@ -239,7 +238,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
         The runs of this sweep's grid (from the store, including those done earlier),
         sorted by kind, t, basis, d, seed. Columns: the protocol (``kind``, ``d``, ``D``,
         ``t``, ``basis``, ``seed``, ``optimizer``, ``lr``, ``steps``, ``batch_size``, ...)
-        and the metrics of :class:`landscape.training.TrainingResult`.
+        and the metrics of :class:`landscape.experiments.training.TrainingResult`.
 
     Raises
     ------
@@ -252,7 +251,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     Examples
     --------
     >>> from landscape.models import MLP
-    >>> from landscape.data import teacher_student
+    >>> from landscape.models.datasets import teacher_student
     >>> data = teacher_student(60, 0, n_features=3, n_classes=2, hidden=0, seed=1000)
     >>> table = sweep(MLP([3, 2]), data, ds=[1, 4], seeds=2, steps=20, executor="serial",
     ...               progress=False)
@@ -393,110 +392,3 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
         if own:
             executor.shutdown(wait=True)
     return results
-
-
-# ---------------------------------------------------------------------- the digits experiment
-class DigitsExperiment:
-    r"""Result of :func:`digits_experiment`: the runs, the thresholds and the timing.
-
-    Attributes
-    ----------
-    table : RunTable
-    D : int
-    thresholds : dict
-        ``label -> ThresholdEstimate`` for ``"random"``, ``"burn-in t=..."`` and ``"lottery"``.
-    full_train_acc : float
-        Mean final training accuracy of the full-space baseline.
-    wall_time : float
-        Seconds.
-    metric, level : str, float
-    """
-
-    def __init__(self, table, D, thresholds, full_train_acc, wall_time, metric, level):
-        self.table, self.D, self.thresholds = table, D, thresholds
-        self.full_train_acc, self.wall_time = full_train_acc, wall_time
-        self.metric, self.level = metric, level
-
-    def summary(self):
-        """A few lines for a README."""
-        lines = [f"digits, MLP D = {self.D}: {len(self.table)} runs in {self.wall_time:.0f} s; "
-                 f"full-space {self.metric} = {self.full_train_acc:.3f}; success: {self.metric} >= {self.level}"]
-        for label, est in self.thresholds.items():
-            lines.append(f"  d* {label:>14}: {est.value:8.1f}   95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]   between tested d {est.bracket}")
-        return "\n".join(lines)
-
-    def __repr__(self):
-        return f"DigitsExperiment(D={self.D}, runs={len(self.table)}, wall_time={self.wall_time:.1f})"
-
-
-def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=None, steps=300,
-                      batch_size=128, optimizer="momentum", lr=0.3, full_lr=None, level=0.98,
-                      metric="train_acc",
-                      store=None, executor=None, max_workers=None, progress=True, data_seed=0,
-                      threshold_method="interpolate", n_bootstrap=1000):
-    r"""The acceptance experiment: random, burn-in and lottery subspaces of a small MLP on digits.
-
-    Trains ``MLP([64, *hidden, 10])`` on scikit-learn's digits (needs the ``[sklearn]``
-    extra) in random subspaces through :math:`\theta_0`, random subspaces through
-    :math:`\theta_t` (burn-in), and lottery subspaces, for every d in ``ds`` and every seed,
-    with SGD + momentum 0.9 (on :math:`\phi` and in full space), then estimates :math:`d^*`
-    for ``metric >= level``. (Adam on :math:`\phi` normalises every coordinate, so in a
-    lottery subspace it pushes :math:`\phi` along the weak trailing directions as hard as
-    along the top ones, and success stops being monotone in d; momentum does not.)
-
-    Parameters
-    ----------
-    hidden : tuple of int
-        Hidden layer widths (default (32,): D = 2410).
-    ds : sequence of int, optional
-        Default: powers of two up to D.
-    seeds : int
-    burn_in : int
-        Burn-in steps t.
-    lottery_ds : sequence of int, optional
-        Default: the powers of two up to ``min(D, 256)``.
-    steps, batch_size, optimizer, lr, full_lr
-        Training protocol: ``lr`` for :math:`\phi`, ``full_lr`` for the full-space runs
-        (baseline, burn-in, lottery trajectory).
-    level, metric
-        Success criterion.
-    store, executor, max_workers, progress
-        See :func:`sweep`.
-    data_seed : int
-        Seed of the train/test split.
-    threshold_method : {"interpolate", "logistic"}
-    n_bootstrap : int
-
-    Returns
-    -------
-    DigitsExperiment
-    """
-    from .data import load_digits
-    from .models import MLP
-    from .thresholds import threshold_dimension
-
-    data = load_digits(seed=data_seed)
-    model = MLP([data.n_features, *hidden, data.n_classes])
-    D = model.n_params
-    if ds is None:
-        ds = [2 ** k for k in range(int(math.log2(D)) + 1)]
-    if lottery_ds is None:
-        lottery_ds = [2 ** k for k in range(int(math.log2(min(D, 256))) + 1)]
-    common = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, full_lr=full_lr,
-                  executor=executor,
-                  max_workers=max_workers, progress=progress, store=store)
-    t0 = time.perf_counter()
-    random_burn = sweep(model, data, ds, seeds, kinds=("random",), burn_in=(0, burn_in), **common)
-    lottery = sweep(model, data, lottery_ds, seeds, kinds=("lottery",), burn_in=(0,), include_full=True,
-                    **common)
-    wall = time.perf_counter() - t0
-    table = RunTable.concat([random_burn, lottery.select(kind="lottery")]).sort()
-    thresholds = {}
-    for label, where in (("random", dict(kind="random", t=0)),
-                         (f"burn-in t={burn_in}", dict(kind="random", t=burn_in)),
-                         ("lottery", dict(kind="lottery", t=0))):
-        thresholds[label] = threshold_dimension(table, metric, level, method=threshold_method,
-                                                n_bootstrap=n_bootstrap, seed=0, **where)
-    full = table.select(kind="full")[metric]
-    return DigitsExperiment(table, D, thresholds, float(np.mean(full)), wall, metric, level)
-

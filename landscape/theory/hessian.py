@@ -36,7 +36,7 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from geometry._validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_int, check_positive, check_rng
 from geometry.estimate import Estimate
 
 __all__ = [
@@ -67,7 +67,7 @@ class HessianOperator(LinearOperator):
     Examples
     --------
     >>> import numpy as np
-    >>> from landscape.hessian import HessianOperator
+    >>> from landscape.theory.hessian import HessianOperator
     >>> H = HessianOperator(lambda v: 2.0 * v, 3)
     >>> H @ np.ones(3)
     array([2., 2., 2.])
@@ -137,7 +137,7 @@ def hessian_operator(hvp, D):
     Examples
     --------
     >>> import numpy as np
-    >>> from landscape.hessian import hessian_operator
+    >>> from landscape.theory.hessian import hessian_operator
     >>> H = hessian_operator(np.diag([3.0, 1.0]), 2)
     >>> H.matvec(np.array([1.0, 1.0]))
     array([3., 1.])
@@ -233,7 +233,7 @@ def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, n
     Examples
     --------
     >>> import numpy as np
-    >>> from landscape.hessian import top_eigenpairs
+    >>> from landscape.theory.hessian import top_eigenpairs
     >>> lam = np.arange(1.0, 101.0)
     >>> top = top_eigenpairs(lambda v: lam * v, 100, 3, seed=0)
     >>> np.round(top.eigenvalues, 8)
@@ -287,7 +287,7 @@ def integer_multiplicities(weights, total):
 
     Examples
     --------
-    >>> from landscape.hessian import integer_multiplicities
+    >>> from landscape.theory.hessian import integer_multiplicities
     >>> integer_multiplicities([0.5, 0.3, 0.2], 7)
     array([4, 2, 1])
     """
@@ -561,7 +561,7 @@ def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from landscape.hessian import slq_spectrum
+    >>> from landscape.theory.hessian import slq_spectrum
     >>> lam = np.repeat([1.0, 2.0, 5.0], [50, 30, 20])
     >>> rho = slq_spectrum(lambda v: lam * v, 100, n_probes=4, n_steps=10, seed=0)
     >>> values, mult = rho.groups()

@@ -8,7 +8,7 @@ for full-space training (x = theta) and for subspace training (x = phi).
 Examples
 --------
 >>> import numpy as np
->>> from landscape.optim import make_optimizer
+>>> from landscape.experiments.optim import make_optimizer
 >>> opt = make_optimizer("adam", lr=0.1)
 >>> x = np.array([1.0, -2.0]); state = opt.init(2)
 >>> opt.step(x, np.array([3.0, -0.5]), state)   # first Adam step moves each coordinate by ~lr
@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from geometry._validation import check_positive
+from geometry.validation import check_positive
 
 __all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS"]
 

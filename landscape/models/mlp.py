@@ -15,11 +15,10 @@ written out by hand.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from geometry._validation import as_float_array, check_int, check_rng
+from geometry.validation import as_float_array, check_int, check_rng
 
 __all__ = ["MLP", "check_labels"]
 

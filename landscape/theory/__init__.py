@@ -1,0 +1,37 @@
+r"""Stage 5, theory: what the geometry predicts, and how it compares with what was measured.
+
+In: a model at its trained point (:mod:`landscape.models`), measured thresholds
+(:mod:`landscape.thresholds`).
+Out: Hessian spectra, spectral (quadratic) models of the sub-level sets, predicted d* and
+:math:`P_s(d)`, tables of predicted against measured.
+Asks: :mod:`geometry` (public names only) for widths, statistical dimensions and bounds.
+
+Modules: ``hessian`` (Lanczos, stochastic Lanczos quadrature), ``spectral_model`` (a
+quadratic model from a spectrum), ``predict`` (one cone, one level), ``comparison``
+(tables over levels, predicted against measured).
+"""
+from .._lazy import attach
+
+_EXPORTS = {
+    "HessianOperator": "hessian",
+    "hessian_operator": "hessian",
+    "Eigenpairs": "hessian",
+    "top_eigenpairs": "hessian",
+    "SpectralDensity": "hessian",
+    "slq_spectrum": "hessian",
+    "integer_multiplicities": "hessian",
+    "SpectralModel": "spectral_model",
+    "ThresholdPrediction": "predict",
+    "SuccessCurvePrediction": "predict",
+    "predicted_threshold": "predict",
+    "predicted_success_curve": "predict",
+    "cone_of": "predict",
+    "PredictionTable": "comparison",
+    "prediction_table": "comparison",
+    "calibrated_levels": "comparison",
+    "Comparison": "comparison",
+    "compare": "comparison",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS,
+                                       deprecated={"predict_threshold": ("prediction_table", "comparison")})

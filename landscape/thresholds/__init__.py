@@ -1,0 +1,26 @@
+r"""Stage 4, thresholds: the measured threshold training dimension d*.
+
+In: run tables (:mod:`landscape.experiments`), or a quadratic well whose subspace minimum is
+known exactly.
+Out: success curves :math:`P_s(d)` and thresholds :math:`d^*` with confidence intervals.
+Asks: experiments for run tables; models and subspaces for the exact ground truth.
+
+Modules: ``measured`` (d* from runs of any model), ``ground_truth`` (exact success of random
+subspaces on a quadratic well, decided by least squares, no training).
+"""
+from .._lazy import attach
+
+_EXPORTS = {
+    "SuccessCurve": "measured",
+    "ThresholdEstimate": "measured",
+    "success_probability": "measured",
+    "success_matrix": "measured",
+    "threshold_dimension": "measured",
+    "empirical_success_probability": "ground_truth",
+    "empirical_threshold": "ground_truth",
+    "wilson_interval": "ground_truth",
+    "EmpiricalSuccess": "ground_truth",
+    "EmpiricalThreshold": "ground_truth",
+}
+
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
