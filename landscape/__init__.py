@@ -82,6 +82,8 @@ _EXPORTS = {
     "EmpiricalThreshold": "thresholds.ground_truth",
     "wilson_interval": "thresholds.ground_truth",
     # 5. theory
+    "model_hvp": "theory.hessian",
+    "model_loss": "theory.hessian",
     "HessianOperator": "theory.hessian",
     "hessian_operator": "theory.hessian",
     "Eigenpairs": "theory.hessian",

@@ -41,7 +41,8 @@ from ..models.datasets import Dataset
 from .optim import make_optimizer
 from .run_table import KEY_COLUMNS, RunTable
 from .result_store import ResultStore, run_id, run_key
-from .training import SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, train_full, train_in_subspace
+from .training import (SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, as_training_data, train_full,
+                       train_in_subspace)
 
 __all__ = ["sweep", "SerialExecutor", "sweep_protocol"]
 
@@ -201,9 +202,13 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     ----------
     model : model object
         See :func:`landscape.experiments.training.train_full`; must be picklable for process executors.
-    data : Dataset or callable
+    data : Dataset, callable, or batches
         The dataset, or a picklable zero-argument callable returning it (loaded once here
-        for the protocol, and on the workers).
+        for the protocol, and on the workers), or batches (a ``torch.utils.data.DataLoader``,
+        a list of ``(X, y)``), collected into one Dataset
+        (:meth:`~landscape.models.datasets.Dataset.from_batches`): the runs, their minibatches
+        (drawn from each run's seed) and their losses over the whole set are then exactly
+        those of the same data given as arrays.
     ds : int or sequence of int
         Training dimensions, each in [1, D].
     seeds : int or sequence of int
@@ -258,6 +263,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     >>> len(table), table.unique("kind")
     (6, ['full', 'random'])
     """
+    data = as_training_data(data)  # batches (a DataLoader) -> one Dataset, shipped to the workers
     data_obj = data if isinstance(data, Dataset) else None
     if data_obj is None:
         if not callable(data):

@@ -42,6 +42,7 @@ __all__ = [
     "run_seed_sequence",
     "SUBSPACE_TRAINING_KINDS",
     "METRICS",
+    "as_training_data",
 ]
 
 SUBSPACE_TRAINING_KINDS = ("random", "lottery")
@@ -213,6 +214,16 @@ def _train_loop(model, data, theta_start, A, opt, steps, batch_size, batch_rng, 
     return metrics, theta, x, history, trajectory
 
 
+def as_training_data(data):
+    """A Dataset as it is; batches (a ``torch.utils.data.DataLoader``, a list of ``(X, y)``) collected
+    into one (:meth:`landscape.models.datasets.Dataset.from_batches`); anything else unchanged."""
+    from ..models.batches import is_batches
+
+    if not isinstance(data, Dataset) and is_batches(data):
+        return Dataset.from_batches(data)
+    return data
+
+
 def _check_common(model, data, optimizer, lr, steps, batch_size, eval_every):
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a landscape.models.datasets.Dataset, got {type(data).__name__}")
@@ -293,7 +304,9 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
     model : model object
         ``n_params``, ``init_params(seed)``, ``loss``, ``loss_and_grad``, ``accuracy``
         (e.g. :class:`landscape.models.MLP`).
-    data : Dataset
+    data : Dataset, or batches (a ``torch.utils.data.DataLoader``, a list of ``(X, y)``)
+        Batches are collected into a Dataset (:meth:`~landscape.models.datasets.Dataset.from_batches`);
+        minibatches are drawn from ``seed`` as for arrays.
     optimizer : {"adam", "sgd", "momentum"}, dict or optimizer object
     lr : float
         Learning rate (ignored when ``optimizer`` is an object).
@@ -315,6 +328,8 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
     TrainingResult
         With ``protocol["kind"] == "full"`` and ``d == D``.
     """
+    data = as_training_data(data)
+    data = as_training_data(data)
     opt, steps, batch_size, eval_every = _check_common(model, data, optimizer, lr, steps, batch_size, eval_every)
     if record_every is not None:
         record_every = check_int(record_every, "record_every", minimum=1)
@@ -348,7 +363,9 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     ----------
     model : model object
         See :func:`train_full`.
-    data : Dataset
+    data : Dataset, or batches (a ``torch.utils.data.DataLoader``, a list of ``(X, y)``)
+        Batches are collected into a Dataset (:meth:`~landscape.models.datasets.Dataset.from_batches`);
+        minibatches are drawn from ``seed`` as for arrays.
     d : int in [1, D]
         Training dimension.
     kind : {"random", "lottery"}
@@ -392,6 +409,7 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     >>> res.protocol["d"], res.protocol["D"], res.metrics["status"]
     (5, 10, 'ok')
     """
+    data = as_training_data(data)
     opt, steps, batch_size, eval_every = _check_common(model, data, optimizer, lr, steps, batch_size, eval_every)
     D = int(model.n_params)
     d = check_int(d, "d", minimum=1)

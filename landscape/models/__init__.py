@@ -22,6 +22,8 @@ _EXPORTS = {
     "MLP": "mlp",
     "check_labels": "mlp",
     "Dataset": "datasets",
+    "is_batches": "batches",
+    "batch_mean": "batches",
     "teacher_student": "datasets",
     "load_digits": "datasets",
     "read_idx": "datasets",

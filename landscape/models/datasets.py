@@ -97,6 +97,33 @@ class Dataset:
         self.name = name
         self._fingerprint = None
 
+    @classmethod
+    def from_batches(cls, batches, *, n_classes=None, name="batches"):
+        """A training set collected from batches: a ``torch.utils.data.DataLoader`` or a list of ``(X, y)``.
+
+        The rows come in the order the batches give them; each example is flattened to
+        one row (images of shape (c, h, w) become c*h*w features; a
+        :class:`landscape.torch.TorchModel` with ``input_shape`` reshapes them back).
+        Sweeps and training take batches this way: they draw their own minibatches from a
+        seed (the loader's batch size and shuffling do not apply), and evaluate the loss
+        on the whole set, which is then exactly the loss accumulated over the batches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from landscape.models.datasets import Dataset
+        >>> X = np.arange(12.0).reshape(6, 2); y = np.array([0, 1, 0, 1, 1, 0])
+        >>> data = Dataset.from_batches([(X[:4], y[:4]), (X[4:], y[4:])])
+        >>> data.n_train, data.n_features, data.n_classes
+        (6, 2, 2)
+        """
+        from .batches import collect_batches
+
+        X, y = collect_batches(batches, "batches")
+        if X.ndim < 2:
+            raise ValueError(f"batches must hold X with one row per example, got X of shape {X.shape}")
+        return cls(X.reshape(X.shape[0], -1), y, n_classes=n_classes, name=name)
+
     @property
     def n_features(self):
         return self.X_train.shape[1]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from geometry.validation import as_float_array, check_int, check_rng
+from .batches import batch_mean, is_batches, iter_batches
 
 __all__ = ["MLP", "check_labels"]
 
@@ -178,26 +179,43 @@ class MLP:
         with np.errstate(all="ignore"):
             return self._forward(theta, X)[0][-1]
 
-    def loss(self, theta, X, y):
-        """Mean softmax cross-entropy (a float; ``nan`` or ``inf`` if theta has diverged)."""
+    def loss(self, theta, X, y=None):
+        """Mean softmax cross-entropy (a float; ``nan`` or ``inf`` if theta has diverged).
+
+        ``X`` may also be batches (a DataLoader or a list of ``(X, y)``; ``y`` None): the
+        mean over all their examples (:mod:`landscape.models.batches`).
+        """
+        if y is None and is_batches(X):
+            return batch_mean(lambda Xb, yb: self.loss(theta, Xb, yb), X, "X")
         theta = self._check_theta(theta)
         X, y = self._check_data(X, y)
         return self._loss(theta, X, y)
 
-    def loss_and_grad(self, theta, X, y):
-        r"""Loss and its gradient :math:`\nabla L(\theta)` of shape (D,) (backpropagation)."""
+    def loss_and_grad(self, theta, X, y=None):
+        r"""Loss and its gradient :math:`\nabla L(\theta)` of shape (D,) (backpropagation; ``X`` may be batches)."""
+        if y is None and is_batches(X):
+            n, value, grad = 0, 0.0, None
+            for Xb, yb, m in iter_batches(X, "X"):
+                vb, gb = self.loss_and_grad(theta, Xb, yb)
+                value, grad, n = value + m * vb, (m * gb if grad is None else grad + m * gb), n + m
+            return value / n, grad / n
         theta = self._check_theta(theta)
         X, y = self._check_data(X, y)
         return self._loss_and_grad(theta, X, y)
 
-    def accuracy(self, theta, X, y):
-        """Fraction of rows whose largest logit is the label."""
+    def accuracy(self, theta, X, y=None):
+        """Fraction of rows whose largest logit is the label (``X`` may be batches)."""
+        if y is None and is_batches(X):
+            return batch_mean(lambda Xb, yb: self.accuracy(theta, Xb, yb), X, "X")
         theta = self._check_theta(theta)
         X, y = self._check_data(X, y)
         return self._accuracy(theta, X, y)
 
     def hvp(self, theta, X, y, v):
         r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v` (R-operator).
+
+        With ``X`` batches and ``y`` None, the product of the Hessian of the mean loss over
+        all their examples, accumulated batch by batch.
 
         Parameters
         ----------
@@ -211,6 +229,8 @@ class MLP:
         -------
         Hv : ndarray of the shape of ``v``
         """
+        if y is None and is_batches(X):
+            return batch_mean(lambda Xb, yb: self.hvp(theta, Xb, yb, v), X, "X")
         theta = self._check_theta(theta)
         X, y = self._check_data(X, y)
         v = as_float_array(v, "v", ndim=(1, 2))

@@ -3,7 +3,20 @@ r"""PyTorch adapter: any ``torch.nn.Module`` as a model with a flat parameter ve
 Optional: needs ``torch`` (extra ``[torch]``); :mod:`landscape` never imports this module by
 itself. Parameters are handled as one flat vector :math:`\theta \in \mathbb{R}^D` and fed
 to the module through :func:`torch.func.functional_call`, so the module itself is never
-modified.
+modified: neither its parameters nor its buffers (BatchNorm running statistics,
+``num_batches_tracked``), nor, after a call, its train/eval mode.
+
+Stateful modules (BatchNorm, Dropout): by default (``mode="eval"``) every call evaluates the
+module in evaluation mode, so BatchNorm normalises with its stored running statistics and
+Dropout is off. The loss is then a deterministic function of :math:`\theta`, a mean over
+examples: a single example can be probed, and losses, gradients and Hessian-vector
+products accumulate exactly over batches. ``mode="train"`` uses training-mode behaviour
+(BatchNorm normalises with each batch's own statistics); the running statistics are still
+never updated (the buffers are copied for every call).
+
+Data: every method that takes ``(X, y)`` also takes batches, ``X`` a
+:class:`torch.utils.data.DataLoader` (or a list of ``(X, y)``) and ``y`` None; means over
+examples are accumulated batch by batch (:mod:`landscape.models.batches`).
 
 * :class:`TorchModel` gives a module the numpy model interface of :mod:`landscape.models`
   (``n_params``, ``init_params(seed)``, ``loss``, ``loss_and_grad``, ``accuracy``,
@@ -31,6 +44,7 @@ threads may change the last bits of float sums.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
@@ -42,6 +56,8 @@ from torch.func import functional_call
 
 from geometry.validation import as_float_array, check_int, check_positive, check_rng
 
+from .batches import batch_mean, check_batches, is_batches, iter_batches
+
 __all__ = [
     "TorchModel",
     "TorchSubspaceModel",
@@ -52,6 +68,7 @@ __all__ = [
 ]
 
 _LOSSES = ("cross_entropy", "mse")
+_MODES = ("eval", "train")
 
 
 def torch_seed(seed):
@@ -67,6 +84,21 @@ def torch_seed(seed):
 
 def _to_tensor(x, dtype):
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(dtype)
+
+
+@contextlib.contextmanager
+def _module_mode(module, training):
+    """Run with every submodule in train (True) or eval (False) mode; restore each one's own mode after."""
+    saved = [(m, m.training) for m in module.modules()]
+    if all(flag == training for _, flag in saved):
+        yield
+        return
+    try:
+        module.train(training)
+        yield
+    finally:
+        for m, flag in saved:
+            m.training = flag
 
 
 class TorchModel:
@@ -97,6 +129,12 @@ class TorchModel:
         outputs are always float64.
     eval_batch_size : int, optional
         Evaluate losses over X in chunks of this many rows (memory bound); default one pass.
+    mode : {"eval", "train"}
+        How stateful submodules behave in every call. ``"eval"`` (default): evaluation
+        mode (BatchNorm uses its running statistics, Dropout is off); the loss is a mean
+        over examples. ``"train"``: training mode (BatchNorm uses batch statistics; Dropout
+        draws from torch's global random state). In both, the module's parameters,
+        buffers and own mode are left untouched.
 
     Attributes
     ----------
@@ -120,7 +158,8 @@ class TorchModel:
     (15,)
     """
 
-    def __init__(self, module, loss="cross_entropy", *, input_shape=None, dtype=None, eval_batch_size=None):
+    def __init__(self, module, loss="cross_entropy", *, input_shape=None, dtype=None, eval_batch_size=None,
+                 mode="eval"):
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
         params = list(module.named_parameters())
@@ -144,6 +183,9 @@ class TorchModel:
             input_shape = tuple(check_int(s, "input_shape entries", minimum=1) for s in input_shape)
         if eval_batch_size is not None:
             eval_batch_size = check_int(eval_batch_size, "eval_batch_size", minimum=1)
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        self.mode = mode
         self.module = module
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
         self._loss_fn = loss
@@ -176,7 +218,7 @@ class TorchModel:
         if self._n_classes is None:
             with torch.no_grad():
                 out = self.forward(_to_tensor(self.get_params(), self.dtype),
-                                   torch.zeros((1,) + self.input_shape, dtype=self.dtype))
+                                   torch.zeros((1,) + self.input_shape, dtype=self.dtype), mode="eval")
             self._n_classes = int(out.shape[-1])
         return self._n_classes
 
@@ -191,12 +233,21 @@ class TorchModel:
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "dtype": str(self.dtype),
             # the current parameters (those of submodules without reset_parameters survive
-            # init_params): two models with equal specs give equal runs
-            "fingerprint": hashlib.sha1(self.get_params().tobytes()).hexdigest()[:16],
+            # init_params) and buffers (running statistics): equal specs give equal runs
+            "fingerprint": self._fingerprint(),
+            **({"mode": self.mode} if self.mode != "eval" else {}),
         }
 
+    def _fingerprint(self):
+        h = hashlib.sha1(self.get_params().tobytes())
+        for name, buf in self.module.named_buffers():  # none for modules without state
+            h.update(name.encode())
+            h.update(buf.detach().cpu().contiguous().reshape(-1).to(torch.float64).numpy().tobytes())
+        return h.hexdigest()[:16]
+
     def __repr__(self):
-        return f"TorchModel({type(self.module).__name__}, n_params={self.n_params}, loss={self.loss_name!r})"
+        mode = f", mode={self.mode!r}" if self.mode != "eval" else ""
+        return f"TorchModel({type(self.module).__name__}, n_params={self.n_params}, loss={self.loss_name!r}{mode})"
 
     # ------------------------------------------------------------------ flat parameters
     def get_params(self):
@@ -233,9 +284,17 @@ class TorchModel:
         return flat.numpy().copy()
 
     # ------------------------------------------------------------------ torch-level functions
-    def forward(self, theta, X):
-        """Module output at the flat parameters ``theta`` (torch tensors, differentiable)."""
-        return functional_call(self.module, self.unflatten(theta.to(self.dtype)), (X,))
+    def forward(self, theta, X, *, mode=None):
+        """Module output at the flat parameters ``theta`` (torch tensors, differentiable).
+
+        The module runs in ``mode`` (default ``self.mode``) with copies of its buffers, and its
+        own mode is restored afterwards: the module is left exactly as it was.
+        """
+        mode = self.mode if mode is None else mode
+        params = self.unflatten(theta.to(self.dtype))
+        buffers = {n: b.clone() for n, b in self.module.named_buffers()}
+        with _module_mode(self.module, training=mode == "train"):
+            return functional_call(self.module, (params, buffers), (X,))
 
     def _criterion(self, out, y):
         if self._loss_fn == "cross_entropy":
@@ -297,7 +356,7 @@ class TorchModel:
         X = _to_tensor(self._check_X(X), self.dtype)
         with torch.no_grad():
             try:
-                out = self.forward(theta, X[:1])
+                out = self.forward(theta, X[:1], mode="eval")  # a shape probe: one example, no batch statistics
             except RuntimeError as exc:
                 raise ValueError(f"X of shape {tuple(X.shape)} does not fit the module: {exc}") from None
         return theta, X, self._check_y(y, X.shape[0], out)
@@ -308,7 +367,9 @@ class TorchModel:
 
     # ------------------------------------------------------------------ numpy interface
     def logits(self, theta, X):
-        """Module outputs at ``theta``, as a float64 array (n, ...)."""
+        """Module outputs at ``theta``, as a float64 array (n, ...) (``X`` may be batches: rows in their order)."""
+        if is_batches(X):
+            return np.concatenate([self.logits(theta, Xb) for Xb, _, _ in iter_batches(X, "X")], axis=0)
         theta_t = _to_tensor(self._check_theta(theta), self.dtype)
         X_t = _to_tensor(self._check_X(X), self.dtype)
         with torch.no_grad():
@@ -318,24 +379,37 @@ class TorchModel:
                 raise ValueError(f"X of shape {tuple(X_t.shape)} does not fit the module: {exc}") from None
         return out.to(torch.float64).numpy().copy()
 
-    def loss(self, theta, X, y):
-        """Mean loss at ``theta`` (a float)."""
+    def loss(self, theta, X, y=None):
+        """Mean loss at ``theta`` (a float); over all examples of ``X`` when it is batches (``y`` None)."""
+        if y is None and is_batches(X):
+            return batch_mean(lambda Xb, yb: self.loss(theta, Xb, yb), X, "X")
         theta, X, y = self._prepare(theta, X, y)
         with torch.no_grad():
             return float(self.torch_loss(theta, X, y))
 
-    def loss_and_grad(self, theta, X, y):
-        r"""Loss and gradient :math:`\nabla L(\theta)` of shape (D,) (reverse-mode autograd)."""
+    def loss_and_grad(self, theta, X, y=None):
+        r"""Loss and gradient :math:`\nabla L(\theta)` of shape (D,) (reverse-mode autograd).
+
+        With ``X`` batches (``y`` None): :math:`\sum_b n_b (L_b, \nabla L_b) / \sum_b n_b`.
+        """
+        if y is None and is_batches(X):
+            n, value, grad = 0, 0.0, None
+            for Xb, yb, m in iter_batches(X, "X"):
+                vb, gb = self.loss_and_grad(theta, Xb, yb)
+                value, grad, n = value + m * vb, (m * gb if grad is None else grad + m * gb), n + m
+            return value / n, grad / n
         theta, X, y = self._prepare(theta, X, y)
         theta.requires_grad_(True)
         value = self.torch_loss(theta, X, y)
         (grad,) = torch.autograd.grad(value, theta)
         return float(value.detach()), grad.to(torch.float64).numpy().copy()
 
-    def accuracy(self, theta, X, y):
-        """Fraction of rows whose largest output is the label (cross-entropy models only)."""
+    def accuracy(self, theta, X, y=None):
+        """Fraction of rows whose largest output is the label (cross-entropy models only; ``X`` may be batches)."""
         if not self.is_classifier:
             raise ValueError(f"accuracy is defined for classifiers (loss='cross_entropy'), not loss={self.loss_name!r}")
+        if y is None and is_batches(X):
+            return batch_mean(lambda Xb, yb: self.accuracy(theta, Xb, yb), X, "X")
         theta, X, y = self._prepare(theta, X, y)
         with torch.no_grad():
             correct = 0
@@ -344,10 +418,13 @@ class TorchModel:
                 correct += int((self.forward(theta, X[i:i + step]).argmax(dim=1) == y[i:i + step]).sum())
         return correct / X.shape[0]
 
-    def hvp_function(self, theta, X, y, *, method="double-backward"):
+    def hvp_function(self, theta, X, y=None, *, method="double-backward"):
         r"""A function ``v -> H v`` (numpy, shape (D,)) at fixed ``theta`` and data, for :mod:`landscape.theory.hessian`.
 
-        The data are validated and converted once.
+        The data are validated and converted once. With ``X`` batches (a DataLoader, ``y``
+        None), each product passes over the batches and returns
+        :math:`\sum_b n_b H_b v / \sum_b n_b`, the Hessian of the mean loss over all examples
+        (one batch in memory at a time, as PyHessian does).
 
         Parameters
         ----------
@@ -360,8 +437,20 @@ class TorchModel:
         """
         if method not in ("forward-over-reverse", "double-backward"):
             raise ValueError(f"method must be 'forward-over-reverse' or 'double-backward', got {method!r}")
-        theta, X, y = self._prepare(theta, X, y)
         D = self.n_params
+        if y is None and is_batches(X):
+            theta = self._check_theta(theta)
+            batches = X
+
+            def batched(v):
+                v = as_float_array(v, "v", ndim=1)
+                if v.shape[0] != D:
+                    raise ValueError(f"v must have {D} entries (the number of parameters), got shape {v.shape}")
+                return batch_mean(lambda Xb, yb: self.hvp_function(theta, Xb, yb, method=method)(v), batches, "X")
+
+            check_batches(batches, "X")
+            return batched
+        theta, X, y = self._prepare(theta, X, y)
 
         def f(t):
             return self.torch_loss(t, X, y)
@@ -394,7 +483,7 @@ class TorchModel:
 
         return checked
 
-    def hvp(self, theta, X, y, v, *, method="double-backward"):
+    def hvp(self, theta, X, y=None, v=None, *, method="double-backward"):
         r"""Exact Hessian-vector product :math:`\nabla^2 L(\theta)\, v`.
 
         Parameters
@@ -410,6 +499,8 @@ class TorchModel:
         -------
         Hv : ndarray of the shape of ``v``
         """
+        if v is None:
+            raise TypeError("hvp needs v (the direction(s)); with batches call hvp(theta, loader, None, v)")
         v = as_float_array(v, "v", ndim=(1, 2))
         if v.shape[0] != self.n_params:
             raise ValueError(f"v must have {self.n_params} rows (the number of parameters), got shape {v.shape}")

@@ -13,6 +13,8 @@ quadratic model from a spectrum), ``predict`` (one cone, one level), ``compariso
 from .._lazy import attach
 
 _EXPORTS = {
+    "model_hvp": "hessian",
+    "model_loss": "hessian",
     "HessianOperator": "hessian",
     "hessian_operator": "hessian",
     "Eigenpairs": "hessian",

@@ -4,6 +4,9 @@ Everything here is matrix-free: the Hessian :math:`H \in \mathbb{R}^{D\times D}`
 through a function ``hvp(v) -> H v``, so it runs at D = 1e5 and beyond (memory
 O(D * n_steps) for the Lanczos basis, never a D x D matrix).
 
+* :func:`model_hvp` gives ``hvp`` for a model's mean loss over data: arrays, or batches (a
+  ``torch.utils.data.DataLoader`` or a list of ``(X, y)``), over which every product is
+  accumulated exactly, :math:`Hv = \sum_b n_b H_b v / \sum_b n_b` (as PyHessian does).
 * :func:`hessian_operator` wraps ``hvp`` as a symmetric :class:`scipy.sparse.linalg.LinearOperator`
   that checks every product (shape, finiteness) and counts them.
 * :func:`top_eigenpairs`: the k largest (or smallest) eigenpairs by implicitly restarted
@@ -40,6 +43,8 @@ from geometry.validation import as_float_array, check_int, check_positive, check
 from geometry.estimate import Estimate
 
 __all__ = [
+    "model_hvp",
+    "model_loss",
     "HessianOperator",
     "hessian_operator",
     "Eigenpairs",
@@ -48,6 +53,69 @@ __all__ = [
     "slq_spectrum",
     "integer_multiplicities",
 ]
+
+
+def model_hvp(model, theta, X, y=None):
+    r"""The Hessian-vector product ``v -> H v`` of a model's mean loss over data, at ``theta``.
+
+    .. math:: H v = \nabla^2_\theta \Big(\frac1n\sum_{i=1}^n \ell_i(\theta)\Big) v
+              = \sum_b \frac{n_b}{n} H_b v,
+
+    the second form when the data come as batches (:math:`H_b` the Hessian of batch b's mean
+    loss, :math:`n_b` its rows): each product passes over the batches, one in memory at a time.
+
+    Parameters
+    ----------
+    model : model object
+        With ``hvp(theta, X, y, v)`` (:class:`landscape.models.MLP`), or
+        ``hvp_function(theta, X, y)`` (:class:`landscape.torch.TorchModel`; used when present).
+    theta : array_like of shape (D,)
+    X, y : arrays, or ``X`` a re-iterable of ``(X, y)`` batches (a DataLoader) and ``y`` None.
+
+    Returns
+    -------
+    callable ``v -> H v`` (numpy, shape (D,)), for :func:`hessian_operator`, :func:`top_eigenpairs`
+    and :func:`slq_spectrum`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from landscape.models import MLP
+    >>> from landscape.theory.hessian import model_hvp
+    >>> model = MLP([3, 2]); theta = model.init_params(0)
+    >>> rng = np.random.default_rng(1); X = rng.standard_normal((10, 3)); y = rng.integers(0, 2, 10)
+    >>> v = np.ones(model.n_params)
+    >>> whole = model_hvp(model, theta, X, y)(v)
+    >>> batched = model_hvp(model, theta, [(X[:4], y[:4]), (X[4:], y[4:])])(v)
+    >>> bool(np.allclose(whole, batched, rtol=0, atol=1e-14))
+    True
+    """
+    from ..models.batches import batch_mean, check_batches, is_batches
+
+    batched = y is None and is_batches(X)
+    if batched:
+        check_batches(X, "X")
+    if hasattr(model, "hvp_function"):
+        return model.hvp_function(theta, X) if batched else model.hvp_function(theta, X, y)
+    if not hasattr(model, "hvp"):
+        raise TypeError(f"model must have hvp(theta, X, y, v) or hvp_function(theta, X, y), "
+                        f"got {type(model).__name__}")
+    if batched:
+        def hvp(v):
+            return batch_mean(lambda Xb, yb: model.hvp(theta, Xb, yb, v), X, "X")
+    else:
+        def hvp(v):
+            return model.hvp(theta, X, y, v)
+    return hvp
+
+
+def model_loss(model, theta, X, y=None):
+    """A model's mean loss over data (arrays, or batches accumulated with weights n_b / n)."""
+    from ..models.batches import batch_mean, is_batches
+
+    if y is None and is_batches(X):
+        return float(batch_mean(lambda Xb, yb: model.loss(theta, Xb, yb), X, "X"))
+    return float(model.loss(theta, X, y))
 
 
 class HessianOperator(LinearOperator):

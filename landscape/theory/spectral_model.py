@@ -252,7 +252,7 @@ class SpectralModel:
         return model
 
     @classmethod
-    def from_model(cls, model, theta_star, theta0, X, y, **options):
+    def from_model(cls, model, theta_star, theta0, X, y=None, **options):
         r"""Model of a network: the Hessian at ``theta_star`` from ``model.hvp`` and :math:`L^*` from ``model.loss``.
 
         Parameters
@@ -262,18 +262,19 @@ class SpectralModel:
             :class:`landscape.models.MLP` or :class:`landscape.torch.TorchModel`; a
             ``hvp_function(theta, X, y)`` is used when present).
         theta_star, theta0 : array_like of shape (D,)
-        X, y : the training data
+        X, y : the training data: arrays, or ``X`` a ``torch.utils.data.DataLoader`` (any
+            re-iterable of ``(X, y)`` batches) and ``y`` None; the loss and every
+            Hessian-vector product are then accumulated over the batches, weighted by
+            their sizes (:func:`landscape.theory.hessian.model_hvp`).
         **options
-            Passed to :meth:`from_hvp` (``k``, ``n_probes``, ``n_steps``, ``seed``).
+            Passed to :meth:`from_hvp` (``k``, ``n_probes``, ``n_steps``, ``seed``, ``progress``).
         """
+        from .hessian import model_hvp, model_loss
+
         D = check_int(getattr(model, "n_params", None), "model.n_params", minimum=2)
         theta_star = as_float_array(theta_star, "theta_star", shape=(D,))
-        if hasattr(model, "hvp_function"):
-            hvp = model.hvp_function(theta_star, X, y)
-        else:
-            def hvp(v):
-                return model.hvp(theta_star, X, y, v)
-        min_loss = float(model.loss(theta_star, X, y))
+        hvp = model_hvp(model, theta_star, X, y)
+        min_loss = model_loss(model, theta_star, X, y)
         return cls.from_hvp(hvp, D, theta0, theta_star, min_loss=min_loss, **options)
 
     # ------------------------------------------------------------------ quantities
