@@ -83,11 +83,10 @@ def test_training_and_sweeps_take_batches(problem):
     close(tb["train_loss"], ta["train_loss"])
 
 
-def test_torch_data_loader_into_spectral_model_and_sweep():
-    torch = pytest.importorskip("torch")
+def test_torch_data_loader_into_spectral_model_and_sweep(torch_one_thread):
+    import torch
     from landscape.torch import TorchModel
 
-    torch.set_num_threads(1)
     data = teacher_student(40, 0, n_features=4, n_classes=3, hidden=0, seed=1001)
     net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
                               torch.nn.Linear(5, 3)).double()

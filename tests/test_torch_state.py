@@ -14,15 +14,8 @@ torch = pytest.importorskip("torch")
 
 from landscape.torch import TorchModel, load_checkpoint, load_state_dict, params_from_state_dict  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
+              pytest.mark.usefixtures("torch_one_thread")]
 
 
 def make_bn_net(seed=0):

@@ -94,13 +94,14 @@ def batch_mean(fn, data, name="data"):
 
     Parameters
     ----------
-    fn : callable ``(X, y) -> float or ndarray``
-        The mean of a quantity over one batch (a loss, a gradient, a Hessian-vector product).
+    fn : callable ``(X, y) -> float, ndarray, or a tuple of them``
+        The mean of a quantity over one batch (a loss, a gradient, a Hessian-vector
+        product); each entry of a tuple (e.g. ``(loss, gradient)``) is averaged.
     data : re-iterable of (X, y)
 
     Returns
     -------
-    float or ndarray
+    float, ndarray, or a tuple of them (as ``fn`` returns)
 
     Examples
     --------
@@ -108,16 +109,18 @@ def batch_mean(fn, data, name="data"):
     >>> from landscape.models.batches import batch_mean
     >>> X = np.arange(10.0)[:, None]; y = np.zeros(10)
     >>> batches = [(X[:3], y[:3]), (X[3:], y[3:])]
-    >>> batch_mean(lambda Xb, yb: Xb.mean(), batches), X.mean()
+    >>> batch_mean(lambda Xb, yb: Xb.mean(), batches), float(X.mean())
     (4.5, 4.5)
     """
     total, n = None, 0
     for Xb, yb, m in iter_batches(data, name):
         value = fn(Xb, yb)
-        value = value * m if isinstance(value, np.ndarray) else float(value) * m
-        total = value if total is None else total + value
+        parts = value if isinstance(value, tuple) else (value,)
+        parts = [p * m if isinstance(p, np.ndarray) else float(p) * m for p in parts]
+        total = parts if total is None else [t + p for t, p in zip(total, parts)]
         n += m
-    return total / n
+    out = tuple(t / n for t in total)
+    return out if isinstance(value, tuple) else out[0]
 
 
 def collect_batches(data, name="data"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from geometry.validation import as_float_array, check_int, check_rng
-from .batches import batch_mean, is_batches, iter_batches
+from .batches import batch_mean, is_batches
 
 __all__ = ["MLP", "check_labels"]
 
@@ -194,11 +194,7 @@ class MLP:
     def loss_and_grad(self, theta, X, y=None):
         r"""Loss and its gradient :math:`\nabla L(\theta)` of shape (D,) (backpropagation; ``X`` may be batches)."""
         if y is None and is_batches(X):
-            n, value, grad = 0, 0.0, None
-            for Xb, yb, m in iter_batches(X, "X"):
-                vb, gb = self.loss_and_grad(theta, Xb, yb)
-                value, grad, n = value + m * vb, (m * gb if grad is None else grad + m * gb), n + m
-            return value / n, grad / n
+            return batch_mean(lambda Xb, yb: self.loss_and_grad(theta, Xb, yb), X, "X")
         theta = self._check_theta(theta)
         X, y = self._check_data(X, y)
         return self._loss_and_grad(theta, X, y)

@@ -393,11 +393,7 @@ class TorchModel:
         With ``X`` batches (``y`` None): :math:`\sum_b n_b (L_b, \nabla L_b) / \sum_b n_b`.
         """
         if y is None and is_batches(X):
-            n, value, grad = 0, 0.0, None
-            for Xb, yb, m in iter_batches(X, "X"):
-                vb, gb = self.loss_and_grad(theta, Xb, yb)
-                value, grad, n = value + m * vb, (m * gb if grad is None else grad + m * gb), n + m
-            return value / n, grad / n
+            return batch_mean(lambda Xb, yb: self.loss_and_grad(theta, Xb, yb), X, "X")
         theta, X, y = self._prepare(theta, X, y)
         theta.requires_grad_(True)
         value = self.torch_loss(theta, X, y)
