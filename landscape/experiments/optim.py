@@ -23,7 +23,7 @@ import numpy as np
 
 from geometry.validation import check_positive
 
-__all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS", "check_schedule"]
 
 
 def _check_fraction(x, name, *, allow_zero=True):
@@ -35,25 +35,55 @@ def _check_fraction(x, name, *, allow_zero=True):
     return x
 
 
+def check_schedule(schedule, name="schedule"):
+    """A piecewise-constant learning-rate schedule as a tuple of ``(step, lr)`` pairs.
+
+    ``((400, 0.03), (800, 0.01))`` means: from update 400 on (counting updates from 0) the
+    learning rate is 0.03, from update 800 on 0.01. Steps must be positive integers in
+    increasing order, rates positive. None or an empty sequence means no schedule.
+    """
+    if schedule is None:
+        return ()
+    if isinstance(schedule, (str, bytes, dict)) or not hasattr(schedule, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of (step, lr) pairs, got {schedule!r}")
+    out = []
+    for pair in schedule:
+        if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise ValueError(f"{name} must hold (step, lr) pairs, got {pair!r}")
+        step, rate = pair
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ValueError(f"{name} steps must be integers >= 1, got {step!r}")
+        if out and step <= out[-1][0]:
+            raise ValueError(f"{name} steps must increase, got {step} after {out[-1][0]}")
+        out.append((int(step), check_positive(rate, f"{name} learning rates")))
+    return tuple(out)
+
+
 class SGD:
     r"""Stochastic gradient descent with optional (heavy-ball or Nesterov) momentum.
 
-    .. math:: b_k = \mu\, b_{k-1} + g_k, \qquad x_{k} = x_{k-1} - \eta\, b_k
+    .. math:: b_k = \mu\, b_{k-1} + g_k, \qquad x_{k} = x_{k-1} - \eta_k\, b_k
 
-    (Nesterov: :math:`x_k = x_{k-1} - \eta (g_k + \mu b_k)`); the PyTorch convention.
+    (Nesterov: :math:`x_k = x_{k-1} - \eta_k (g_k + \mu b_k)`); the PyTorch convention.
     With :math:`\mu = 0` this is plain gradient descent.
 
     Parameters
     ----------
     lr : float > 0
-        Step size :math:`\eta`.
+        Step size :math:`\eta` (of the first updates when there is a schedule).
     momentum : float in [0, 1)
     nesterov : bool
+    schedule : sequence of (step, lr) pairs, optional
+        Piecewise-constant learning rate :math:`\eta_k` (see :func:`check_schedule`):
+        ``((400, 0.03), (800, 0.01))`` uses ``lr`` for updates 0-399, 0.03 for 400-799 and
+        0.01 from then on (updates counted from 0, as in ``torch.optim.lr_scheduler.MultiStepLR``
+        stepped once per update). The rate multiplies the whole momentum buffer from the
+        update where it changes on.
     """
 
     name = "sgd"
 
-    def __init__(self, lr, momentum=0.0, nesterov=False):
+    def __init__(self, lr, momentum=0.0, nesterov=False, schedule=None):
         self.lr = check_positive(lr, "lr")
         self.momentum = _check_fraction(momentum, "momentum")
         if not isinstance(nesterov, (bool, np.bool_)):
@@ -61,29 +91,44 @@ class SGD:
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
+        self.schedule = check_schedule(schedule)
 
     def spec(self):
-        return {"name": "sgd", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+        spec = {"name": "sgd", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+        if self.schedule:  # only then: the specs (and stored protocols) of unscheduled runs are unchanged
+            spec["schedule"] = [list(p) for p in self.schedule]
+        return spec
+
+    def rate(self, k):
+        """The learning rate of update k (counted from 0)."""
+        lr = self.lr
+        for step, value in self.schedule:
+            if k < step:
+                break
+            lr = value
+        return lr
 
     def init(self, n):
         return {"buf": np.zeros(n), "t": 0}
 
     def step(self, x, grad, state):
         """Update ``x`` in place with the gradient ``grad``."""
+        lr = self.rate(state["t"]) if self.schedule else self.lr
         state["t"] += 1
         if self.momentum == 0.0:
-            x -= self.lr * grad
+            x -= lr * grad
             return
         buf = state["buf"]
         buf *= self.momentum
         buf += grad
         if self.nesterov:
-            x -= self.lr * (grad + self.momentum * buf)
+            x -= lr * (grad + self.momentum * buf)
         else:
-            x -= self.lr * buf
+            x -= lr * buf
 
     def __repr__(self):
-        return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
+        sched = f", schedule={list(self.schedule)}" if self.schedule else ""
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}{sched})"
 
 
 class Adam:

@@ -20,6 +20,12 @@ allow_pickle=False)``). A sweep killed at any moment loses at most the runs in f
 * ``protocol.json`` and ``.npz`` files are written to a temporary file, fsynced, then
   renamed over the target (``os.replace``), so they are either old or new, never partial.
 
+A protocol may have *sections* that concern one kind of run only (:data:`OPTIONAL_SECTIONS`:
+``"ticket"``, the lottery-ticket protocol). A store whose protocol lacks such a section takes
+it on when a sweep that needs it opens the store (``protocol.json`` is rewritten with the
+section added; nothing else changes), and a sweep that does not need it opens a store that
+has it. Two different values of a section still mismatch.
+
 Runs are identified by their key (``kind, t, basis, d, seed``, see
 :data:`landscape.experiments.run_table.KEY_COLUMNS`); a re-run skips the keys already stored. Only one
 process writes to a store at a time (an advisory ``fcntl`` lock where available).
@@ -36,7 +42,10 @@ import numpy as np
 from ._records import KEY_COLUMNS, _atomic_write, _jsonable, parse_jsonl
 from .run_table import RunTable
 
-__all__ = ["ResultStore", "run_key", "run_id"]
+__all__ = ["ResultStore", "run_key", "run_id", "OPTIONAL_SECTIONS"]
+
+#: protocol sections that only some runs depend on: a store may gain them later
+OPTIONAL_SECTIONS = ("ticket",)
 
 
 def run_key(record):
@@ -98,12 +107,19 @@ class ResultStore:
             protocol = _canonical(protocol)
             if stored is None:
                 _atomic_write(self.protocol_path, (json.dumps(protocol, indent=1, sort_keys=True) + "\n").encode())
+                stored = protocol
             elif stored != protocol:
                 diff = sorted(k for k in set(stored) | set(protocol) if stored.get(k) != protocol.get(k))
-                details = "; ".join(f"{k}: stored {stored.get(k)!r}, new {protocol.get(k)!r}" for k in diff)
-                raise ValueError(f"store {self.path} holds runs of another protocol ({details}); "
-                                 "use another directory to keep both")
-            stored = protocol
+                clash = [k for k in diff if not (k in OPTIONAL_SECTIONS and (k not in stored or k not in protocol))]
+                if clash:
+                    details = "; ".join(f"{k}: stored {stored.get(k)!r}, new {protocol.get(k)!r}" for k in clash)
+                    raise ValueError(f"store {self.path} holds runs of another protocol ({details}); "
+                                     "use another directory to keep both")
+                added = [k for k in diff if k not in stored]
+                if added:  # a section this store did not have yet: record it, keep everything else
+                    stored = {**stored, **{k: protocol[k] for k in added}}
+                    _atomic_write(self.protocol_path,
+                                  (json.dumps(stored, indent=1, sort_keys=True) + "\n").encode())
         self.protocol = stored
 
     # ------------------------------------------------------------------ protocol

@@ -40,6 +40,10 @@ COLUMN_TYPES = {
     "best_train_loss": float, "best_train_acc": float, "best_test_acc": float,
     "initial_train_loss": float, "initial_train_acc": float, "phi_norm": float,
     "batch_train_loss": float, "batch_train_acc": float,
+    # lottery tickets (counts as floats: NaN in the rows of other kinds)
+    "prunable": str, "n_prunable": float, "pretrain_steps": float, "decay_min_ndim": float,
+    "keep": float, "compression": float, "pretrain_lr": float, "pretrain_momentum": float,
+    "weight_decay": float, "pretrain_train_acc": float, "pretrain_test_acc": float,
 }
 
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool"}

@@ -38,13 +38,18 @@ import numpy as np
 from geometry.validation import check_int, check_positive
 
 from ..models.datasets import Dataset
+from ..subspaces.masks import prunable_parameters
+from .lottery_tickets import TicketProtocol, train_ticket
 from .optim import make_optimizer
 from .run_table import KEY_COLUMNS, RunTable
 from .result_store import ResultStore, run_id, run_key
 from .training import (SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, as_training_data, train_full,
                        train_in_subspace)
 
-__all__ = ["sweep", "SerialExecutor", "sweep_protocol"]
+__all__ = ["sweep", "SerialExecutor", "sweep_protocol", "SWEEP_KINDS"]
+
+#: kinds of runs a sweep makes besides the full-space baseline
+SWEEP_KINDS = SUBSPACE_TRAINING_KINDS + ("ticket",)
 
 
 # ---------------------------------------------------------------------- executors
@@ -110,8 +115,13 @@ def _run_task(task):
         model, data = _WORKER["model"], _WORKER["data"]
     data = _resolve_data(data)
     kind, t, basis, d, seed = key
+    options = dict(options)
+    ticket = options.pop("ticket", None)
     with _single_thread():
-        if kind == "full":
+        if kind == "ticket":
+            res = train_ticket(model, data, d=d, rewind=t, protocol=ticket, steps=options["steps"],
+                               batch_size=options["batch_size"], eval_every=options["eval_every"], seed=seed)
+        elif kind == "full":
             opts = dict(options)
             full_lr = opts.pop("full_lr")
             if full_lr is not None:
@@ -179,24 +189,32 @@ def _as_list(x, name, *, minimum=0):
 
 
 def sweep_protocol(model, data, *, optimizer="adam", lr=1e-2, steps=300, batch_size=None,
-                   eval_every=None, full_lr=None):
-    """The protocol dict of a sweep (what must match for results to share a store)."""
+                   eval_every=None, full_lr=None, ticket=None):
+    """The protocol dict of a sweep (what must match for results to share a store).
+
+    ``ticket`` (a :class:`~landscape.experiments.lottery_tickets.TicketProtocol`, for sweeps
+    with lottery tickets) adds a ``"ticket"`` section; a store takes such a section on when
+    it first needs it (see :class:`~landscape.experiments.result_store.ResultStore`).
+    """
     opt = make_optimizer(optimizer, lr) if not hasattr(optimizer, "step") else make_optimizer(optimizer)
     spec = model.spec() if hasattr(model, "spec") else repr(model)
-    return {
+    out = {
         "model": spec, "model_repr": repr(model), "D": int(model.n_params),
         "dataset": data.spec(), "optimizer": opt.spec(), "steps": int(steps),
         "batch_size": int(batch_size or 0), "eval_every": int(eval_every or 0),
         "full_lr": None if full_lr is None else float(full_lr),
         "format": 1,
     }
+    if ticket is not None:
+        out["ticket"] = TicketProtocol.from_spec(ticket).spec()
+    return out
 
 
 def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="orthonormal",
           optimizer="adam", lr=1e-2, steps=300, batch_size=None, eval_every=None, full_lr=None,
           include_full=True, store=None, executor=None, max_workers=None, progress=True,
-          save_history=False):
-    r"""Train in subspaces for every (kind, burn-in t, d, seed), in parallel, resumably.
+          save_history=False, ticket=None, rewind=(0,)):
+    r"""Train in subspaces (and lottery tickets) for every (kind, t, d, seed), in parallel, resumably.
 
     Parameters
     ----------
@@ -213,7 +231,11 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
         Training dimensions, each in [1, D].
     seeds : int or sequence of int
         ``n`` means seeds ``0, ..., n-1``. Runs with one seed share :math:`\theta_0`.
-    kinds : sequence of {"random", "lottery"}
+    kinds : sequence of {"random", "lottery", "ticket"}
+        ``"ticket"``: lottery tickets (:func:`landscape.experiments.lottery_tickets.train_ticket`),
+        with d the number of free parameters (nnz of the mask) and t the rewind step. Only
+        the d of ``ds`` that a mask can have run: d > the number of parameters that are not
+        prunable (the biases, by default).
     burn_in : int or sequence of int
         Burn-in steps t (0: subspaces through :math:`\theta_0`).
     basis : {"orthonormal", "gaussian", "sparse", "fastfood"}
@@ -236,6 +258,13 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
         Progress bar on stderr.
     save_history : bool
         Also store each run's evaluation history in ``arrays/<run>.npz`` (needs ``store``).
+    ticket : TicketProtocol or dict, optional
+        The lottery-ticket protocol (pre-training, prunable parameters, weight decay,
+        retraining schedule); default ``TicketProtocol()``. Recorded in the store's
+        protocol and in every ticket run. Tickets retrain for ``steps`` steps of batch
+        ``batch_size``, like the other runs; ``optimizer`` and ``lr`` do not apply to them.
+    rewind : int or sequence of int
+        Rewind steps t of the tickets (0: rewind to :math:`\theta_0`).
 
     Returns
     -------
@@ -249,7 +278,8 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     ------
     ValueError
         Empty ``ds`` / ``seeds`` / ``kinds`` / ``burn_in``, d outside [1, D], a store of
-        another protocol.
+        another protocol, no d of ``ds`` possible for a ticket, a rewind step beyond
+        pre-training.
     RuntimeError
         When a run raises: the runs completed so far are stored, the others cancelled.
 
@@ -286,8 +316,8 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     if not kinds:
         raise ValueError("kinds must not be empty")
     for k in kinds:
-        if k not in SUBSPACE_TRAINING_KINDS:
-            raise ValueError(f"kinds must be among {SUBSPACE_TRAINING_KINDS}, got {k!r}")
+        if k not in SWEEP_KINDS:
+            raise ValueError(f"kinds must be among {SWEEP_KINDS}, got {k!r}")
     if "random" in kinds and basis not in _BASIS_CODES:
         raise ValueError(f"basis must be one of {tuple(_BASIS_CODES)}, got {basis!r}")
     if save_history and store is None:
@@ -301,16 +331,27 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
                                                      eval_every)
     if full_lr is not None:
         full_lr = check_positive(full_lr, "full_lr")
+    ticket_ds = None
+    if "ticket" in kinds:
+        ticket, rewind, ticket_ds = _ticket_plan(model, data_obj, ds, ticket, rewind, batch_size)
+    elif ticket is not None:
+        raise ValueError("ticket options were given but kinds has no 'ticket'")
     protocol = sweep_protocol(model, data_obj, optimizer=optimizer, lr=lr, steps=steps,
-                              batch_size=batch_size, eval_every=eval_every, full_lr=full_lr)
+                              batch_size=batch_size, eval_every=eval_every, full_lr=full_lr,
+                              ticket=ticket if "ticket" in kinds else None)
     opt_spec = dict(protocol["optimizer"])
     options = dict(optimizer=opt_spec, lr=opt_spec.pop("lr"), steps=steps, batch_size=batch_size,
                    eval_every=eval_every, full_lr=full_lr)
+    if "ticket" in kinds:
+        options["ticket"] = protocol["ticket"]
 
     keys = []
     if include_full:
         keys += [("full", 0, "none", D, s) for s in seeds]
     for kind in kinds:
+        if kind == "ticket":
+            keys += [("ticket", t, "magnitude", d, s) for t in rewind for d in ticket_ds for s in seeds]
+            continue
         b = basis if kind == "random" else "none"
         keys += [(kind, t, b, d, s) for t in burn_in for d in ds for s in seeds]
 
@@ -333,9 +374,26 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     return RunTable([done[k] for k in keys]).sort()
 
 
+def _ticket_plan(model, data, ds, ticket, rewind, batch_size):
+    """Validated ticket protocol, rewind steps and the d of ``ds`` that a mask can have."""
+    ticket = TicketProtocol.from_spec(ticket)
+    rewind = _as_list(rewind, "rewind", minimum=0)
+    T = ticket.n_pretrain_steps(data.n_train, batch_size)
+    late = [t for t in rewind if t > T]
+    if late:
+        raise ValueError(f"rewind steps must be <= {T} (the pre-training steps), got {late}")
+    prunable = prunable_parameters(model, ticket.prunable)
+    fixed = int(prunable.size - prunable.sum())
+    ticket_ds = [d for d in ds if d > fixed]
+    if not ticket_ds:
+        raise ValueError(f"no d in ds can be a ticket's number of free parameters: {fixed} parameters are not "
+                         f"prunable ({ticket.prunable!r}), so d must exceed {fixed}; got ds={ds}")
+    return ticket, rewind, ticket_ds
+
+
 def _cost(key, D):
     kind, t, basis, d, seed = key
-    return D if kind == "full" else d
+    return D if kind in ("full", "ticket") else d
 
 
 def _execute(model, data, todo, options, store, executor, max_workers, progress, save_history):

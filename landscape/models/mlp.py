@@ -74,6 +74,9 @@ class MLP:
     n_params : int
         D, the number of parameters: :math:`\sum_l (n_{l-1} + 1) n_l`.
     n_inputs, n_classes : int
+    names, shapes : tuple
+        The parameter arrays in flat-vector order, ``("W1", "b1", "W2", ...)``, and their
+        shapes (as for :class:`landscape.torch.TorchModel`).
 
     Notes
     -----
@@ -108,14 +111,18 @@ class MLP:
         self.layer_sizes = sizes
         self.activation = activation
         self._slices = []
+        names, shapes = [], []
         offset = 0
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             w = slice(offset, offset + n_in * n_out)
             offset += n_in * n_out
             b = slice(offset, offset + n_out)
             offset += n_out
             self._slices.append((w, (n_in, n_out), b))
+            names += [f"W{l}", f"b{l}"]
+            shapes += [(n_in, n_out), (n_out,)]
         self.n_params = offset
+        self.names, self.shapes = tuple(names), tuple(shapes)
 
     # ------------------------------------------------------------------ description
     @property
