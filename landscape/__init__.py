@@ -58,6 +58,9 @@ _EXPORTS = {
     "burn_in_point": "subspaces.trajectory",
     "burn_in_subspace": "subspaces.trajectory",
     "lottery_subspace": "subspaces.trajectory",
+    "magnitude_mask": "subspaces.masks",
+    "prunable_parameters": "subspaces.masks",
+    "MaskedModel": "subspaces.masks",
     # 3. experiments
     "SGD": "experiments.optim",
     "Adam": "experiments.optim",
@@ -65,6 +68,8 @@ _EXPORTS = {
     "TrainingResult": "experiments.training",
     "train_full": "experiments.training",
     "train_in_subspace": "experiments.training",
+    "TicketProtocol": "experiments.lottery_tickets",
+    "train_ticket": "experiments.lottery_tickets",
     "sweep": "experiments.sweeps",
     "SerialExecutor": "experiments.sweeps",
     "ResultStore": "experiments.result_store",

@@ -6,7 +6,8 @@ Asks: :mod:`landscape.models` only to run the full-space trajectories of burn-in
 lottery subspaces.
 
 Modules: ``maps`` (orthonormal, Gaussian, sparse and Fastfood maps, built from a seed),
-``trajectory`` (burn-in points, lottery subspaces) and the private FWHT kernel ``_fwht``.
+``trajectory`` (burn-in points, lottery subspaces), ``masks`` (coordinate subspaces: global
+magnitude masks and masked models, for lottery tickets) and the private FWHT kernel ``_fwht``.
 """
 from .._lazy import attach
 
@@ -27,6 +28,12 @@ _EXPORTS = {
     "burn_in_point": "trajectory",
     "burn_in_subspace": "trajectory",
     "lottery_subspace": "trajectory",
+    "PRUNABLE": "masks",
+    "prunable_parameters": "masks",
+    "kept_count": "masks",
+    "magnitude_mask": "masks",
+    "MaskedModel": "masks",
+    "check_mask": "masks",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
