@@ -23,11 +23,12 @@ from landscape.experiments.lottery_tickets import (
 )
 from landscape.experiments.optim import SGD, make_optimizer
 from landscape.experiments.result_store import ResultStore
-from landscape.experiments.sweeps import SerialExecutor, sweep
+from landscape.experiments.sweeps import sweep
 from landscape.experiments.training import run_seed_sequence, train_full
 from landscape.models import MLP
 from landscape.models.datasets import Dataset, teacher_student
 from landscape.subspaces.masks import MaskedModel, kept_count, magnitude_mask, prunable_parameters
+from test_sweep import CountingExecutor
 
 
 @pytest.fixture(scope="module")
@@ -208,15 +209,6 @@ def test_tickets_learn_and_fewer_free_parameters_cost_accuracy():
 
 
 # ------------------------------------------------------------------------------ sweeps and store
-class CountingExecutor(SerialExecutor):
-    def __init__(self):
-        self.n = 0
-
-    def submit(self, fn, /, *args, **kwargs):
-        self.n += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 SWEEP = dict(steps=20, lr=0.05, batch_size=16, progress=False)
 
 

@@ -276,25 +276,25 @@ class MaskedModel:
         return arr
 
     # unchecked kernels of the wrapped model, when it has them (the training loop uses these)
+    def _kernel(self, name):
+        inner = getattr(self.model, name, None)
+        if inner is None:
+            raise AttributeError(name)
+        return inner
+
     @property
     def _loss(self):
-        inner = getattr(self.model, "_loss", None)
-        if inner is None:
-            raise AttributeError("_loss")
+        inner = self._kernel("_loss")
         return lambda theta, X, y: inner(self.apply(theta), X, y)
 
     @property
     def _accuracy(self):
-        inner = getattr(self.model, "_accuracy", None)
-        if inner is None:
-            raise AttributeError("_accuracy")
+        inner = self._kernel("_accuracy")
         return lambda theta, X, y: inner(self.apply(theta), X, y)
 
     @property
     def _loss_and_grad(self):
-        inner = getattr(self.model, "_loss_and_grad", None)
-        if inner is None:
-            raise AttributeError("_loss_and_grad")
+        inner = self._kernel("_loss_and_grad")
 
         def f(theta, X, y):
             value, g = inner(self.apply(theta), X, y)
