@@ -104,6 +104,8 @@ _EXPORTS = {
     "PredictionTable": "theory.comparison",
     "compare": "theory.comparison",
     "Comparison": "theory.comparison",
+    "SublevelWidth": "theory.sublevel_width",
+    "sublevel_width": "theory.sublevel_width",
     # 6. the full digits experiment
     "digits_experiment": "digits",
     "DigitsExperiment": "digits",

@@ -8,7 +8,8 @@ Asks: :mod:`geometry` (public names only) for widths, statistical dimensions and
 
 Modules: ``hessian`` (Lanczos, stochastic Lanczos quadrature), ``spectral_model`` (a
 quadratic model from a spectrum), ``predict`` (one cone, one level), ``comparison``
-(tables over levels, predicted against measured).
+(tables over levels, predicted against measured), ``sublevel_width`` (the Gaussian width of
+the model's own sub-level set, measured by training inside cones).
 """
 from .._lazy import attach
 
@@ -33,6 +34,8 @@ _EXPORTS = {
     "calibrated_levels": "comparison",
     "Comparison": "comparison",
     "compare": "comparison",
+    "SublevelWidth": "sublevel_width",
+    "sublevel_width": "sublevel_width",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS,
