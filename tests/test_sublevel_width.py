@@ -15,6 +15,7 @@ from landscape import QuadraticWell, sublevel_width
 from landscape.experiments.result_store import ResultStore
 from landscape.models.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
 from landscape.theory._cone_training import project_circular_cone
+from test_sweep import CountingExecutor
 
 
 def naive_projection(x, u, alpha, n_grid=20001):
@@ -240,33 +241,24 @@ def test_same_seed_same_result_on_any_executor():
     np.testing.assert_array_equal(e.cos_brackets, a.cos_brackets[:3])
 
 
-class _CountingExecutor(cf.ThreadPoolExecutor):
-    def __init__(self):
-        super().__init__(1)
-        self.count = 0
-
-    def submit(self, fn, *args, **kwargs):
-        self.count += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 def test_store_resumes_and_skips_stored_samples(tmp_path):
     well, eps, theta0 = _small_problem()
     path = tmp_path / "widths"
     ref = sublevel_width(well, eps, theta0, n_samples=5, seed=2, executor="serial")
     sublevel_width(well, eps, theta0, n_samples=3, seed=2, executor="serial", store=path)
     assert len(ResultStore(path)) == 3
-    with _CountingExecutor() as ex:
-        res = sublevel_width(well, eps, theta0, n_samples=5, seed=2, executor=ex, store=path)
-    assert ex.count == 2                     # only the two missing samples ran
+    ex = CountingExecutor()
+    res = sublevel_width(well, eps, theta0, n_samples=5, seed=2, executor=ex, store=path)
+    assert ex.n == 2                     # only the two missing samples ran
     np.testing.assert_array_equal(res.cos_brackets, ref.cos_brackets)
     # a record lost in a kill is recomputed, the others are kept
     runs = path / "runs.jsonl"
     lines = runs.read_text().splitlines(keepends=True)
     runs.write_text("".join(lines[:-1]) + lines[-1][:20])
-    with _CountingExecutor() as ex, pytest.warns(RuntimeWarning):
+    ex = CountingExecutor()
+    with pytest.warns(RuntimeWarning):
         res = sublevel_width(well, eps, theta0, n_samples=5, seed=2, executor=ex, store=path)
-    assert ex.count == 1
+    assert ex.n == 1
     np.testing.assert_array_equal(res.cos_brackets, ref.cos_brackets)
     # another protocol is refused
     with pytest.raises(ValueError, match="another protocol"):
