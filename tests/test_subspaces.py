@@ -66,8 +66,8 @@ def test_fwht_bad_input():
     from landscape.subspaces._fwht import fwht_rows
     with pytest.raises(ValueError, match="power of two"):
         fwht_rows(np.zeros((2, 6)))
-    with pytest.raises(TypeError, match="float64"):
-        fwht_rows(np.zeros((2, 8), dtype=np.float32))
+    with pytest.raises(TypeError, match="float64 or float32"):
+        fwht_rows(np.zeros((2, 8), dtype=np.int64))
     with pytest.raises(TypeError, match="C-contiguous"):
         fwht_rows(np.zeros((8, 2)).T)
 
@@ -285,3 +285,107 @@ def test_haar_frame_bad_input():
         haar_frame(3, 4)
     with pytest.raises(ValueError, match="D must be >= 1"):
         haar_frame(0, 1)
+
+
+# -- dtype, memory, exact frames --------------------------------------------------------------
+def naive_haar_frame(D, k, seed):
+    """The textbook construction: numpy's Householder QR of the (k, D)-drawn Gaussian, signs fixed."""
+    G = np.random.default_rng(seed).standard_normal((k, D)).T
+    Q, R = np.linalg.qr(G)
+    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+
+
+@pytest.mark.parametrize("method", ["auto", "cholesky", "householder"])
+@pytest.mark.parametrize("D,k", [(1, 1), (9, 4), (200, 30), (64, 64), (120, 100)])
+def test_haar_frame_matches_householder_reference_in_both_dtypes(method, D, k):
+    ref = naive_haar_frame(D, k, 31)
+    Q = haar_frame(D, k, 31, method=method)
+    assert Q.dtype == np.float64 and Q.flags.c_contiguous and Q.shape == (D, k)
+    np.testing.assert_allclose(Q, ref, atol=1e-12)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(k), atol=1e-13)
+    Q32 = haar_frame(D, k, 31, method=method, dtype=np.float32)
+    assert Q32.dtype == np.float32 and Q32.flags.c_contiguous
+    # the same frame, rounded: entries and orthonormality to a few float32 units of rounding
+    np.testing.assert_allclose(Q32, ref, atol=2e-5)
+    Q32d = Q32.astype(np.float64)
+    np.testing.assert_allclose(Q32d.T @ Q32d, np.eye(k), atol=5e-6)
+
+
+def test_cholesky_qr_reports_breakdown_and_householder_takes_over():
+    from landscape._random import orthonormalise_columns
+
+    rng = np.random.default_rng(1009)
+    U, _ = np.linalg.qr(rng.standard_normal((50, 6)))
+    G = np.ascontiguousarray(U * np.logspace(0, -9, 6))  # condition number 1e9
+    assert orthonormalise_columns(G.copy(), "cholesky") is None
+    H = G.copy()
+    assert orthonormalise_columns(H, "householder") == "householder"
+    np.testing.assert_allclose(H.T @ H, np.eye(6), atol=1e-13)
+    Q, R = np.linalg.qr(G)
+    np.testing.assert_allclose(H, Q * np.sign(np.diag(R)), atol=1e-6)  # ill-conditioned: Q to cond * eps
+
+
+@pytest.mark.parametrize("kind", SUBSPACE_KINDS)
+def test_float32_and_float64_maps_are_the_same_subspace_up_to_rounding(kind):
+    D, d = 300, 20
+    A64 = random_subspace(D, d, kind=kind, seed=41)
+    A32 = random_subspace(D, d, kind=kind, seed=41, dtype=np.float32)
+    assert A64.dtype == np.float64 and A32.dtype == np.float32
+    M64, M32 = A64.to_dense(), A32.to_dense()
+    assert M32.dtype == np.float32
+    np.testing.assert_allclose(M32, M64, rtol=0, atol=1e-5 * np.abs(M64).max())
+    rng = np.random.default_rng(1010)
+    phi, v = rng.standard_normal(d), rng.standard_normal(D)
+    y32, g32 = A32.matvec(phi), A32.rmatvec(v)
+    assert y32.dtype == np.float32 and g32.dtype == np.float32
+    np.testing.assert_allclose(y32, A64.matvec(phi), rtol=0, atol=1e-5 * np.abs(A64.matvec(phi)).max())
+    np.testing.assert_allclose(g32, A64.rmatvec(v), rtol=0, atol=1e-5 * np.abs(A64.rmatvec(v)).max())
+    # torch dtypes and names are accepted too
+    assert random_subspace(D, d, kind=kind, seed=41, dtype="float32").dtype == np.float32
+
+
+def test_dense_float64_maps_keep_their_earlier_values():
+    """The block-wise build draws the same stream as the earlier one-shot draw."""
+    G = np.random.default_rng(43).standard_normal((12, 500)).T
+    np.testing.assert_allclose(random_subspace(500, 12, kind="gaussian", seed=43).to_dense(),
+                               G / np.linalg.norm(G, axis=0), rtol=1e-14)
+    np.testing.assert_allclose(random_subspace(500, 12, kind="orthonormal", seed=43).to_dense(),
+                               naive_haar_frame(500, 12, 43), atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "orthonormal"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_build_peak_memory_is_at_most_1_2_times_the_matrix(kind, dtype):
+    import tracemalloc
+
+    from landscape.subspaces import GaussianSubspace, OrthonormalSubspace
+
+    cls = GaussianSubspace if kind == "gaussian" else OrthonormalSubspace
+    cls(100, 3, seed=0, dtype=dtype)  # imports and first-call allocations outside the measurement
+    D, d = 40_000, 120  # 19-38 MB
+    tracemalloc.start()
+    try:
+        A = cls(D, d, seed=0, dtype=dtype)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert A.matrix.dtype == dtype and A.matrix.nbytes == D * d * np.dtype(dtype).itemsize
+    assert peak <= 1.2 * A.matrix.nbytes, peak / A.matrix.nbytes
+
+
+def test_one_column_larger_than_the_block_budget_is_drawn_in_pieces():
+    from landscape._random import gaussian_columns
+
+    D = 300_000  # one float64 column (2.4 MB) exceeds a tenth of the 1.2 MB float32 matrix
+    A = gaussian_columns(D, 1, np.random.default_rng(44), np.float32, normalise=True)
+    g = np.random.default_rng(44).standard_normal(D)
+    np.testing.assert_allclose(A[:, 0], g / np.linalg.norm(g), rtol=1e-6, atol=1e-12)
+
+
+def test_dtype_bad_input():
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        random_subspace(10, 2, dtype=np.float16)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        random_subspace(10, 2, dtype="int")
+    with pytest.raises(ValueError, match="method must be"):
+        haar_frame(5, 2, 0, method="qr")

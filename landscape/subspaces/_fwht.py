@@ -175,7 +175,7 @@ def _fwht_blocked(x, support):
     for k in range(used):
         _block_stages(x, k * block, block)
     if n_blocks > 1:
-        buf = np.empty(n_blocks * width)
+        buf = np.empty(n_blocks * width, dtype=x.dtype)
         for c0 in range(0, block, width):
             _strip_stages(x, block, c0, width, buf)
 
@@ -188,7 +188,7 @@ def _fwht_one_parallel(x, support):
         _block_stages(x, k * block, block)
     if n_blocks > 1:
         for s in prange(block // width):
-            _strip_stages(x, block, s * width, width, np.empty(n_blocks * width))
+            _strip_stages(x, block, s * width, width, np.empty(n_blocks * width, dtype=x.dtype))
 
 
 @njit(cache=True)
@@ -211,7 +211,7 @@ def fwht_rows(X, support=None):
 
     Parameters
     ----------
-    X : ndarray of shape (m, L), float64, C-contiguous, L a power of two
+    X : ndarray of shape (m, L), float64 or float32, C-contiguous, L a power of two
         Overwritten with the transform (H is symmetric, so ``X @ H == (H @ X.T).T``).
     support : int, optional
         Promise that ``X[:, support:]`` is zero on input (those blocks are skipped in the
@@ -228,9 +228,9 @@ def fwht_rows(X, support=None):
     >>> fwht_rows(np.array([[1.0, 0.0, 0.0, 0.0]]))
     array([[1., 1., 1., 1.]])
     """
-    if not (isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2
+    if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.ndim == 2
             and X.flags.c_contiguous and X.flags.writeable):
-        raise TypeError("X must be a writeable C-contiguous 2-D float64 array")
+        raise TypeError("X must be a writeable C-contiguous 2-D float64 or float32 array")
     L = X.shape[1]
     if L < 1 or L & (L - 1):
         raise ValueError(f"the transform length must be a power of two, got {L}")
@@ -264,10 +264,10 @@ def _scale_scatter(Y, perm, scale, out):
 
 def _check_permutation_args(Y, perm, scale):
     L = Y.shape[1]
-    if not (Y.ndim == 2 and Y.dtype == np.float64 and Y.flags.c_contiguous):
-        raise TypeError("Y must be a C-contiguous 2-D float64 array")
-    if perm.shape != (L,) or scale.shape != (L,) or perm.dtype.kind not in "iu" or scale.dtype != np.float64:
-        raise ValueError(f"perm and scale must be integer and float64 arrays of shape ({L},)")
+    if not (Y.ndim == 2 and Y.dtype in (np.float32, np.float64) and Y.flags.c_contiguous):
+        raise TypeError("Y must be a C-contiguous 2-D float64 or float32 array")
+    if perm.shape != (L,) or scale.shape != (L,) or perm.dtype.kind not in "iu" or scale.dtype != Y.dtype:
+        raise ValueError(f"perm and scale must be an integer array and an array of Y's dtype, of shape ({L},)")
 
 
 def gather_scale_rows(Y, perm, scale):
@@ -275,9 +275,9 @@ def gather_scale_rows(Y, perm, scale):
 
     Parameters
     ----------
-    Y : ndarray of shape (m, L), float64, C-contiguous
+    Y : ndarray of shape (m, L), float64 or float32, C-contiguous
     perm : ndarray of int, shape (L,), a permutation of range(L)
-    scale : ndarray of shape (L,), float64
+    scale : ndarray of shape (L,), of the dtype of Y
 
     Returns
     -------

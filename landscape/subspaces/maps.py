@@ -18,6 +18,15 @@ Every map is reproducible from ``seed`` (``random_subspace(D, d, kind, seed=m.se
 rebuilds ``m``), and the draws are *nested*: for the same seed, the map of dimension d is
 the first d columns of the map of any larger dimension (so sweeps over d can reuse one
 draw per trial). For every kind :math:`E\|A\phi\|^2 = \|\phi\|^2`.
+
+Precision and memory. Every map is held and applied in its ``dtype``, float32 or float64
+(the default; a float32 model should use a float32 map: half the memory and memory
+traffic). The random draws are always made in float64 and then cast, so one seed gives
+the same subspace in both dtypes up to rounding. Dense maps are built in place in their
+final array (the Gaussian drawn a block of columns at a time, Haar frames orthonormalised
+by Cholesky QR in place): the peak memory of the build is about 1.1 times the matrix
+(see :mod:`landscape._random`). ``matvec`` / ``rmatvec`` cast their input to the map's
+dtype and return arrays of that dtype.
 """
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ import numpy as np
 
 from geometry.validation import as_float_array, check_int, check_orthonormal, check_rng
 
-from .._random import haar_frame
+from .._random import check_dtype, gaussian_columns, haar_frame
 
 __all__ = [
     "SubspaceMap",
@@ -63,11 +72,13 @@ def _resolve_seed(seed):
     return seed, np.random.default_rng(seed)
 
 
-def _as_block(x, rows, name):
-    """Validate a vector (rows,) or block (rows, b); return a 2-D array and whether to squeeze."""
+def _as_block(x, rows, name, dtype):
+    """Validate a vector (rows,) or block (rows, b); return a 2-D array of ``dtype`` and whether to squeeze."""
     arr = as_float_array(x, name, ndim=(1, 2))
     if arr.shape[0] != rows:
         raise ValueError(f"{name} must have {rows} rows (shape ({rows},) or ({rows}, b)), got shape {arr.shape}")
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
     if arr.ndim == 1:
         return arr[:, None], True
     return arr, False
@@ -88,15 +99,18 @@ class SubspaceMap:
         Rebuilds the map with :func:`random_subspace` (None for data-derived maps).
     orthonormal : bool
         Whether the columns are exactly orthonormal.
+    dtype : numpy.dtype
+        float32 or float64: what the map is stored and applied in.
     """
 
     kind = "abstract"
     orthonormal = False
 
-    def __init__(self, D, d, seed=None):
+    def __init__(self, D, d, seed=None, dtype=None):
         self.D = D
         self.d = d
         self.seed = seed
+        self.dtype = check_dtype(dtype)
 
     @property
     def shape(self):
@@ -112,9 +126,9 @@ class SubspaceMap:
 
         Returns
         -------
-        ndarray of shape (D,) or (D, b)
+        ndarray of shape (D,) or (D, b), of the map's dtype
         """
-        X, squeeze = _as_block(phi, self.d, "phi")
+        X, squeeze = _as_block(phi, self.d, "phi", self.dtype)
         Y = self._matmat(X)
         return Y[:, 0] if squeeze else Y
 
@@ -127,14 +141,14 @@ class SubspaceMap:
 
         Returns
         -------
-        ndarray of shape (d,) or (d, b)
+        ndarray of shape (d,) or (d, b), of the map's dtype
         """
-        X, squeeze = _as_block(v, self.D, "v")
+        X, squeeze = _as_block(v, self.D, "v", self.dtype)
         Y = self._rmatmat(X)
         return Y[:, 0] if squeeze else Y
 
     def to_dense(self, max_entries=MAX_DENSE_ENTRIES):
-        """The D x d matrix A (refused when it has more than ``max_entries`` entries)."""
+        """The D x d matrix A, of the map's dtype (refused when it has more than ``max_entries`` entries)."""
         max_entries = check_int(max_entries, "max_entries", minimum=1)
         if self.D * self.d > max_entries:
             raise ValueError(
@@ -144,14 +158,14 @@ class SubspaceMap:
         return self._dense()
 
     def _dense(self):
-        return self._matmat(np.eye(self.d))
+        return self._matmat(np.eye(self.d, dtype=self.dtype))
 
     def as_linear_operator(self):
         """A :class:`scipy.sparse.linalg.LinearOperator` of shape (D, d) applying A and A^T."""
         from scipy.sparse.linalg import LinearOperator
 
         return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.rmatvec,
-                              matmat=self.matvec, rmatmat=self.rmatvec, dtype=np.float64)
+                              matmat=self.matvec, rmatmat=self.rmatvec, dtype=self.dtype)
 
     def _matmat(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -164,13 +178,21 @@ class SubspaceMap:
 
 
 class DenseSubspace(SubspaceMap):
-    """A map stored as a dense D x d matrix ``matrix``."""
+    """A map stored as a dense, C-contiguous D x d matrix ``matrix``.
+
+    ``dtype`` None keeps a float32 or float64 ``matrix`` as it is (no copy when it is
+    C-contiguous) and converts anything else to float64.
+    """
 
     kind = "dense"
 
-    def __init__(self, matrix, seed=None):
-        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
-        super().__init__(matrix.shape[0], matrix.shape[1], seed)
+    def __init__(self, matrix, seed=None, dtype=None):
+        if dtype is None:
+            dtype = getattr(matrix, "dtype", None)
+            dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+        dtype = check_dtype(dtype)
+        matrix = np.ascontiguousarray(matrix, dtype=dtype)
+        super().__init__(matrix.shape[0], matrix.shape[1], seed, dtype)
         self.matrix = matrix
 
     def _matmat(self, X):
@@ -184,14 +206,18 @@ class DenseSubspace(SubspaceMap):
 
 
 class OrthonormalSubspace(DenseSubspace):
-    r"""Exact Haar subspace: orthonormal columns from :func:`haar_frame`. Memory: D d floats."""
+    r"""Exact Haar subspace: orthonormal columns from :func:`haar_frame`, in ``dtype``. Memory: D d floats.
+
+    Built in place (Cholesky QR for :math:`d \le D/2`, Householder above); the columns are
+    orthonormal to a few units of rounding of ``dtype`` (see :func:`haar_frame`).
+    """
 
     kind = "orthonormal"
     orthonormal = True
 
-    def __init__(self, D, d, seed=None):
+    def __init__(self, D, d, seed=None, dtype=None):
         seed, rng = _resolve_seed(seed)
-        super().__init__(haar_frame(D, d, rng), seed)
+        super().__init__(haar_frame(D, d, rng, dtype=check_dtype(dtype)), seed)
 
 
 class GaussianSubspace(DenseSubspace):
@@ -205,15 +231,16 @@ class GaussianSubspace(DenseSubspace):
     orthogonal (:math:`|\langle a_i, a_j\rangle| \approx 1/\sqrt D`, and
     :math:`\|A^TA - I\| \approx 2\sqrt{d/D}`), so :math:`\phi \mapsto A\phi` is close to an
     isometry, and gradient descent in :math:`\phi` close to that in a Haar frame, only
-    when :math:`d \ll D`. Memory: D d floats.
+    when :math:`d \ll D`. Memory: D d floats of ``dtype``; the build draws the Gaussian a
+    block of columns at a time (in float64) and normalises each block before casting it
+    into place, so its peak memory is about 1.1 times the matrix.
     """
 
     kind = "gaussian"
 
-    def __init__(self, D, d, seed=None):
+    def __init__(self, D, d, seed=None, dtype=None):
         seed, rng = _resolve_seed(seed)
-        G = rng.standard_normal((d, D)).T
-        super().__init__(G / np.linalg.norm(G, axis=0), seed)
+        super().__init__(gaussian_columns(D, d, rng, check_dtype(dtype), normalise=True), seed)
 
 
 class SparseSubspace(SubspaceMap):
@@ -232,15 +259,16 @@ class SparseSubspace(SubspaceMap):
     D, d : int
     seed : int, SeedSequence, Generator or None
     density : float in (0, 1], optional
+    dtype : float32 or float64, optional
     """
 
     kind = "sparse"
 
-    def __init__(self, D, d, seed=None, density=None):
+    def __init__(self, D, d, seed=None, density=None, dtype=None):
         import scipy.sparse as sp
 
         seed, rng = _resolve_seed(seed)
-        super().__init__(D, d, seed)
+        super().__init__(D, d, seed, dtype)
         if density is None:
             density = 1.0 / np.sqrt(D)
         elif isinstance(density, bool) or not isinstance(density, numbers.Real) or not 0 < density <= 1:
@@ -256,7 +284,7 @@ class SparseSubspace(SubspaceMap):
             data.append(signs)
             indptr.append(indptr[-1] + k)
         self.matrix = sp.csc_matrix(
-            (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=(D, d)
+            (np.concatenate(data).astype(self.dtype), np.concatenate(indices), np.asarray(indptr)), shape=(D, d)
         )
 
     def _matmat(self, X):
@@ -292,42 +320,44 @@ class FastfoodSubspace(SubspaceMap):
     :math:`B H \Pi^T G^2 \Pi H B / L`, off-diagonal entries of order :math:`\sqrt{2/L}`.
     Since :math:`d \le D \le L` one block always suffices (the map is injective for
     generic G).
+
+    The diagonals are drawn in float64 and stored, like the transforms, in ``dtype``.
     """
 
     kind = "fastfood"
 
-    def __init__(self, D, d, seed=None):
+    def __init__(self, D, d, seed=None, dtype=None):
         seed, rng = _resolve_seed(seed)
-        super().__init__(D, d, seed)
+        super().__init__(D, d, seed, dtype)
         self.L = 1 << int(np.ceil(np.log2(D))) if D > 1 else 1
         L = self.L
-        self.signs = np.where(rng.random(L) < 0.5, -1.0, 1.0)
+        self.signs = np.where(rng.random(L) < 0.5, -1.0, 1.0).astype(self.dtype)
         self.permutation = rng.permutation(L)
         g = rng.standard_normal(L)
-        self.gaussian = g * (np.sqrt(L) / np.linalg.norm(g))
+        self.gaussian = (g * (np.sqrt(L) / np.linalg.norm(g))).astype(self.dtype)
         self.scale = 1.0 / np.sqrt(L * D)
 
     def _matmat(self, X):
         from ._fwht import fwht_rows, gather_scale_rows
 
         b = X.shape[1]
-        Y = np.zeros((b, self.L))
+        Y = np.zeros((b, self.L), dtype=self.dtype)
         Y[:, : self.d] = X.T * self.signs[: self.d]
         fwht_rows(Y, support=self.d)
         Y = gather_scale_rows(Y, self.permutation, self.gaussian)
         fwht_rows(Y)
-        return np.ascontiguousarray((Y[:, : self.D] * self.scale).T)
+        return np.ascontiguousarray((Y[:, : self.D] * self.dtype.type(self.scale)).T)
 
     def _rmatmat(self, V):
         from ._fwht import fwht_rows, scale_scatter_rows
 
         b = V.shape[1]
-        Y = np.zeros((b, self.L))
+        Y = np.zeros((b, self.L), dtype=self.dtype)
         Y[:, : self.D] = V.T
         fwht_rows(Y, support=self.D)
         Z = scale_scatter_rows(Y, self.permutation, self.gaussian)
         fwht_rows(Z)
-        return np.ascontiguousarray((Z[:, : self.d] * (self.signs[: self.d] * self.scale)).T)
+        return np.ascontiguousarray((Z[:, : self.d] * (self.signs[: self.d] * self.dtype.type(self.scale))).T)
 
 
 class LotterySubspace(DenseSubspace):
@@ -360,7 +390,7 @@ _CLASSES = {
 }
 
 
-def random_subspace(D, d, kind="orthonormal", seed=None, *, density=None):
+def random_subspace(D, d, kind="orthonormal", seed=None, *, density=None, dtype=None):
     r"""A random d-dimensional subspace of :math:`\mathbb{R}^D` as a map :math:`A: \mathbb{R}^d \to \mathbb{R}^D`.
 
     Parameters
@@ -376,6 +406,9 @@ def random_subspace(D, d, kind="orthonormal", seed=None, *, density=None):
         advanced by one draw; None draws fresh entropy).
     density : float in (0, 1], optional
         Density of the ``"sparse"`` kind (default :math:`1/\sqrt D`); only for that kind.
+    dtype : float32 or float64 (numpy or torch dtype), optional
+        What the map is stored and applied in (default float64); use the model's dtype.
+        One seed gives the same subspace in both, up to rounding.
 
     Returns
     -------
@@ -399,8 +432,9 @@ def random_subspace(D, d, kind="orthonormal", seed=None, *, density=None):
         raise ValueError(f"d must be <= D (a subspace of R^D), got d={d} > D={D}")
     if kind not in _CLASSES:
         raise ValueError(f"kind must be one of {SUBSPACE_KINDS}, got {kind!r}")
+    dtype = check_dtype(dtype)
     if kind == "sparse":
-        return SparseSubspace(D, d, seed, density=density)
+        return SparseSubspace(D, d, seed, density=density, dtype=dtype)
     if density is not None:
         raise ValueError(f"density applies to kind='sparse' only, got kind={kind!r}")
-    return _CLASSES[kind](D, d, seed)
+    return _CLASSES[kind](D, d, seed, dtype=dtype)
