@@ -98,6 +98,7 @@ _EXPORTS = {
     "SpectralModel": "theory.spectral_model",
     "predicted_threshold": "theory.predict",
     "predicted_success_curve": "theory.predict",
+    "level_streams": "theory.predict",
     "ThresholdPrediction": "theory.predict",
     "SuccessCurvePrediction": "theory.predict",
     "prediction_table": "theory.comparison",

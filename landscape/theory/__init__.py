@@ -29,6 +29,7 @@ _EXPORTS = {
     "predicted_threshold": "predict",
     "predicted_success_curve": "predict",
     "cone_of": "predict",
+    "level_streams": "predict",
     "PredictionTable": "comparison",
     "prediction_table": "comparison",
     "calibrated_levels": "comparison",

@@ -99,7 +99,10 @@ def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confiden
     ds : array_like of int, optional
         Also predict the success curves on these d.
     n_samples : int
-    seed : int, Generator or None
+    seed : int, SeedSequence, Generator or None
+        Each level's Monte Carlo draws come from (seed, level)
+        (:func:`landscape.theory.predict.level_streams`): the same seed gives the same
+        prediction for a level whatever other levels are requested and with or without ``ds``.
     confidence, eta : float
         See :func:`landscape.theory.predict.predicted_threshold`.
     label : str
@@ -108,17 +111,17 @@ def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confiden
     -------
     PredictionTable
     """
-    from geometry.validation import check_rng
+    from .predict import _seed_sequence
 
     levels = np.atleast_1d(as_float_array(eps, "eps", ndim=(0, 1)))
-    rng = check_rng(seed)
+    ss = _seed_sequence(seed)  # each level's streams come from (seed, level): see level_streams
     preds, curves = [], []
     for e in levels:
         if ds is None:
-            preds.append(predicted_threshold(model, eps=float(e), n_samples=n_samples, seed=rng,
+            preds.append(predicted_threshold(model, eps=float(e), n_samples=n_samples, seed=ss,
                                              confidence=confidence, eta=eta))
         else:
-            curve = predicted_success_curve(model, eps=float(e), ds=ds, n_samples=n_samples, seed=rng,
+            curve = predicted_success_curve(model, eps=float(e), ds=ds, n_samples=n_samples, seed=ss,
                                             confidence=confidence, eta=eta)
             curves.append(curve)
             preds.append(curve.threshold)

@@ -39,6 +39,7 @@ __all__ = [
     "predicted_threshold",
     "predicted_success_curve",
     "cone_of",
+    "level_streams",
 ]
 
 
@@ -142,6 +143,47 @@ class ThresholdPrediction:
         )
 
 
+def _seed_sequence(seed):
+    """The SeedSequence behind ``seed`` (int, SeedSequence, Generator: one draw, or None: fresh entropy)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2 ** 63)))
+    check_rng(seed)  # the usual errors for bad seeds
+    return np.random.SeedSequence(None if seed is None else int(seed))
+
+
+def _child(ss, *key):
+    """A child stream of ``ss`` at a fixed key (unlike ``SeedSequence.spawn``, calling twice gives the same one)."""
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + tuple(int(k) for k in key),
+                                  pool_size=ss.pool_size)
+
+
+def level_streams(seed, eps=None):
+    r"""The random streams of one prediction: (threshold, intrinsic volumes) Generators from (seed, level).
+
+    Each level's draws depend only on ``seed`` and the level's value (its float64 bits),
+    never on the other levels requested or on whether a success curve is asked for:
+    :func:`predicted_threshold` uses the first stream, :func:`predicted_success_curve` the
+    first for its threshold (so both give the same :math:`D - \delta`) and the second for the
+    intrinsic volumes.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+    eps : float, optional
+        The level (None when the cone is given directly).
+
+    Returns
+    -------
+    (numpy.random.Generator, numpy.random.Generator)
+    """
+    ss = _seed_sequence(seed)
+    if eps is not None:
+        ss = _child(ss, int(np.float64(eps).view(np.uint64)))
+    return np.random.default_rng(_child(ss, 0)), np.random.default_rng(_child(ss, 1))
+
+
 def _one_prediction(K, eps, n_samples, rng, confidence, eta):
     delta = statistical_dimension(K, n_samples, seed=rng)
     width = gaussian_width(K, n_samples, seed=rng)
@@ -184,7 +226,9 @@ def predicted_threshold(source, theta0=None, eps=None, *, n_samples=2000, seed=N
         Loss level(s); an array gives one prediction per level.
     n_samples : int
         Monte Carlo samples for each of delta and w.
-    seed : int, Generator or None
+    seed : int, SeedSequence, Generator or None
+        Each level's draws come from (seed, level) (:func:`level_streams`): a level's
+        prediction does not depend on the other levels asked for.
     confidence : float in (0, 1)
         Confidence of Gordon's guarantee; the width's upper confidence bound at this
         level is used, which keeps the bound valid.
@@ -207,13 +251,13 @@ def predicted_threshold(source, theta0=None, eps=None, *, n_samples=2000, seed=N
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     confidence = check_probability(confidence, "confidence")
     eta = check_probability(eta, "eta")
-    rng = check_rng(seed)
+    ss = _seed_sequence(seed)
     if eps is not None and np.ndim(eps) > 0:
         levels = as_float_array(eps, "eps", ndim=1)
-        return [_one_prediction(cone_of(source, theta0, e), e, n_samples, rng, confidence, eta)
-                for e in levels]
+        return [_one_prediction(cone_of(source, theta0, e), e, n_samples, level_streams(ss, e)[0], confidence,
+                                eta) for e in levels]
     K = cone_of(source, theta0, eps)
-    return _one_prediction(K, eps, n_samples, rng, confidence, eta)
+    return _one_prediction(K, eps, n_samples, level_streams(ss, eps)[0], confidence, eta)
 
 
 @dataclass(frozen=True, repr=False)
@@ -261,7 +305,9 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
     ds : array_like of int in [0, D]
         Subspace dimensions; default a grid of 50 values.
     n_samples : int
-    seed : int, Generator or None
+    seed : int, SeedSequence, Generator or None
+        The threshold uses the same stream as :func:`predicted_threshold` with this seed
+        (equal results); the intrinsic volumes a second one (:func:`level_streams`).
     method : {"auto", "em", "nnls"}
         Estimator of the intrinsic volumes (``"auto"``: exact where known, else ``"nnls"``).
     n_bootstrap : int
@@ -275,7 +321,7 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
         raise ValueError("eps must be a scalar for predicted_success_curve (one curve per level)")
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
-    rng = check_rng(seed)
+    thr_rng, rng = level_streams(seed, eps)
     K = cone_of(source, theta0, eps)
     D = K.dim
     if ds is None:
@@ -300,7 +346,7 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
         band = vol.success_band(ds, n_bootstrap=n_bootstrap, level=0.9, seed=rng)
     else:
         band = (prob.copy(), prob.copy())
-    thr = _one_prediction(K, eps, n_samples, rng, check_probability(confidence, "confidence"),
+    thr = _one_prediction(K, eps, n_samples, thr_rng, check_probability(confidence, "confidence"),
                           check_probability(eta, "eta"))
     return SuccessCurvePrediction(ds=ds, probability=prob, band=band, threshold=thr,
                                   volumes=np.asarray(vol.volumes), method=vol.method)

@@ -277,6 +277,97 @@ class SpectralModel:
         min_loss = model_loss(model, theta_star, X, y)
         return cls.from_hvp(hvp, D, theta0, theta_star, min_loss=min_loss, **options)
 
+    # ------------------------------------------------------------------ files
+    def save(self, path):
+        """Write the model as an ``.npz`` file, readable by :meth:`load` (and ``predict --spectrum``).
+
+        Arrays: ``eigenvalues`` (G,), ``multiplicities`` (G,), ``offsets`` (G,); scalars
+        ``min_loss``, ``n_clipped``, ``most_negative``; the string ``source``. Written to a
+        temporary file and renamed, so the file is either complete or absent.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from landscape.theory.spectral_model import SpectralModel
+        >>> path = os.path.join(tempfile.mkdtemp(), "spectrum.npz")
+        >>> SpectralModel([2.0, 0.5], [3, 7], [1.0, 2.0], min_loss=0.1).save(path)
+        >>> SpectralModel.load(path).D
+        10
+        """
+        import os
+
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}.npz"  # numpy appends .npz to other names; the rename keeps `path`
+        try:
+            np.savez(tmp, eigenvalues=self.eigenvalues, multiplicities=self.multiplicities,
+                     offsets=self.offsets, min_loss=np.float64(self.min_loss),
+                     n_clipped=np.int64(self.n_clipped), most_negative=np.float64(self.most_negative),
+                     source=np.str_(self.source))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def load(cls, path):
+        r"""Read a model from an ``.npz`` file (``allow_pickle=False``: no object arrays, no code).
+
+        Keys: ``eigenvalues`` (G,) and ``offsets`` (G,) (:math:`b_g = \|P_g(\theta_0-\theta^*)\|`),
+        optional ``multiplicities`` (G,) (default 1 each), ``min_loss`` (default 0),
+        ``n_clipped`` and ``most_negative`` (what :meth:`save` records of clipped eigenvalues)
+        and ``source``.
+
+        Raises
+        ------
+        ValueError
+            Naming the file: missing, not an ``.npz`` archive, missing arrays, or arrays of
+            the wrong kind.
+        """
+        import os
+        import zipfile
+
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise ValueError(f"{path}: no such file")
+        if os.path.isdir(path):
+            raise ValueError(f"{path}: is a directory, not an .npz spectral model")
+        try:
+            f = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: not an .npz spectral model ({type(exc).__name__}: "
+                             f"{str(exc)[:120]})") from None
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a single .npy array, not an .npz spectral model (need arrays "
+                             "eigenvalues and offsets: SpectralModel.save writes one)")
+        with f:
+            keys = set(f.files)
+            missing = {"eigenvalues", "offsets"} - keys
+            if missing:
+                raise ValueError(f"{path}: missing arrays {sorted(missing)} (need eigenvalues, offsets; "
+                                 "optional multiplicities, min_loss)")
+            try:
+                arrays = {k: f[k] for k in keys & {"eigenvalues", "offsets", "multiplicities", "min_loss",
+                                                    "n_clipped", "most_negative", "source"}}
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+                raise ValueError(f"{path}: unreadable array in the archive ({type(exc).__name__}: "
+                                 f"{str(exc)[:120]})") from None
+        lam, b = arrays["eigenvalues"], arrays["offsets"]
+        m = arrays.get("multiplicities", np.ones(np.shape(lam), dtype=np.int64))
+        for name in ("min_loss", "n_clipped", "most_negative"):
+            if name in arrays and (arrays[name].shape != () or arrays[name].dtype.kind not in "iuf"):
+                raise ValueError(f"{path}: {name} must be a real scalar, got an array of dtype "
+                                 f"{arrays[name].dtype} and shape {arrays[name].shape}")
+        source = str(arrays["source"]) if "source" in arrays and arrays["source"].dtype.kind == "U" else ""
+        try:
+            model = cls(lam, m, b, min_loss=float(arrays.get("min_loss", 0.0)),
+                        source=f"file {path}" + (f" ({source})" if source else ""))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if "n_clipped" in arrays and model.n_clipped == 0:
+            model.n_clipped = int(arrays["n_clipped"])
+            model.most_negative = float(arrays.get("most_negative", 0.0))
+        return model
+
     # ------------------------------------------------------------------ quantities
     def _level(self, eps):
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
