@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DemoSettings", "run_demo"]
+__all__ = ["DemoSettings", "run_demo", "digits_network"]
 
 
 @dataclass(frozen=True)
@@ -173,22 +173,43 @@ def _quadratic_part(s, out, seed, log):
 
 
 # ------------------------------------------------------------------------ part 2: MLP
+def digits_network(settings=None):
+    """The demo's network: ``(model, data, protocol)`` (digits MLP, training options), nothing trained yet."""
+    from .models.datasets import load_digits
+    from .models.mlp import MLP
+
+    s = settings or DemoSettings.full()
+    data = load_digits(seed=0)
+    model = MLP([data.n_features, *s.hidden, data.n_classes])
+    proto = dict(optimizer="momentum", lr=s.lr, steps=s.steps, batch_size=s.batch_size)
+    return model, data, proto
+
+
+def _check_store(out, s):
+    """Open (or create) the demo's run store now: a directory of another protocol fails before any work."""
+    from .experiments.result_store import ResultStore
+    from .experiments.sweeps import sweep_protocol
+
+    model, data, proto = digits_network(s)
+    try:
+        ResultStore(os.path.join(out, "runs"), protocol=sweep_protocol(model, data, **proto))
+    except ValueError as exc:
+        raise ValueError(f"{out} holds the runs of another demo protocol (other settings?); choose another "
+                         f"--out directory or remove {os.path.join(out, 'runs')} ({str(exc)[:300]})") from None
+
+
 def _network_part(s, out, seed, log, progress, max_workers):
     import matplotlib.pyplot as plt
 
     from .theory.comparison import Comparison, calibrated_levels, compare, prediction_table
-    from .models.datasets import load_digits
-    from .models.mlp import MLP
     from .plots import plot_spectrum, plot_success_curve
     from .theory.spectral_model import SpectralModel
     from .experiments.sweeps import sweep
     from .thresholds.measured import success_probability
     from .experiments.training import train_full
 
-    data = load_digits(seed=0)
-    model = MLP([data.n_features, *s.hidden, data.n_classes])
+    model, data, proto = digits_network(s)
     D = int(model.n_params)
-    proto = dict(optimizer="momentum", lr=s.lr, steps=s.steps, batch_size=s.batch_size)
     log(f"digits MLP {model.sizes if hasattr(model, 'sizes') else ''} D={D}: full-space training to theta*")
     full = train_full(model, data, seed=0, **proto)
     theta_star = full.theta
@@ -373,6 +394,7 @@ def run_demo(out, *, settings=None, seed=0, progress=True, max_workers=None):
     matplotlib.use("Agg", force=False)
     s = settings or DemoSettings.full()
     os.makedirs(out, exist_ok=True)
+    _check_store(out, s)
     log = _Log(progress)
     t0 = time.perf_counter()
     quad = _quadratic_part(s, out, seed, log)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from landscape.cli import load_spectral_model, main, save_spectral_model
+from landscape.cli import main
 from landscape.experiments.run_table import RunTable
 from landscape.theory.spectral_model import SpectralModel
 
@@ -61,8 +61,8 @@ def test_predict_on_a_builtin_well(tmp_path):
 def test_spectral_model_file_roundtrip_and_compare(tmp_path):
     model = SpectralModel([1.0, 0.01], [10, 90], [2.0, 3.0], min_loss=0.05)
     path = tmp_path / "spec.npz"
-    save_spectral_model(path, model)
-    back = load_spectral_model(path)
+    model.save(path)
+    back = SpectralModel.load(path)
     np.testing.assert_array_equal(back.eigenvalues, model.eigenvalues)
     assert back.min_loss == model.min_loss and back.D == 100
     recs = [{"kind": "random", "t": 0, "d": d, "seed": s, "D": 100, "train_loss": 2.0 / d}
@@ -92,7 +92,7 @@ def test_user_errors_are_one_line_and_nonzero(args, message):
 
 
 def test_results_from_another_model_are_refused(tmp_path):
-    save_spectral_model(tmp_path / "spec.npz", SpectralModel([1.0], [50], [3.0]))
+    SpectralModel([1.0], [50], [3.0]).save(tmp_path / "spec.npz")
     RunTable([{"kind": "random", "t": 0, "d": d, "seed": 0, "D": 51, "train_loss": 1.0 / d}
               for d in (1, 2, 4)]).to_csv(tmp_path / "runs.csv")
     res = _cli("compare", "--spectrum", str(tmp_path / "spec.npz"), "--runs", str(tmp_path / "runs.csv"),
