@@ -51,10 +51,23 @@ def as_float_array(x, name, *, ndim=None, shape=None, allow_inf=False, allow_emp
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    if not isinstance(x, (np.ndarray, numbers.Real)):
+        try:  # see what x holds before converting: complex or strings must not become floats
+            x = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be an array of real numbers ({_short(exc)})") from None
+    kind = x.dtype.kind if isinstance(x, np.ndarray) else "f"
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex values (dtype {x.dtype}); pass the real part "
+                        "explicitly if that is what you mean")
+    if kind in "USMmV":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
     try:
         arr = np.asarray(x, dtype=np.float64)
+    except OverflowError:
+        raise ValueError(f"{name} contains a number too large for a float") from None
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+        raise TypeError(f"{name} must be an array of real numbers ({_short(exc)})") from None
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
@@ -77,6 +90,11 @@ def as_float_array(x, name, *, ndim=None, shape=None, allow_inf=False, allow_emp
             raise ValueError(f"{name} must not contain -inf")
     # np.ascontiguousarray would turn a 0-d array into shape (1,)
     return np.asarray(arr, order="C")
+
+
+def _short(exc, limit=160):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def as_directions(G, dim, name="G"):

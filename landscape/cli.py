@@ -25,7 +25,7 @@ DEFAULT_METRIC = "train_loss"
 _DEMO_RUNTIME = "About 2-3 minutes on 2 cores."
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """An error caused by the user's input: reported in one line."""
 
 
@@ -119,7 +119,10 @@ def _load_table(path):
 
     if not os.path.exists(path):
         raise UserError(f"{path}: no such file or directory")
-    return load_runs(path)
+    table = load_runs(path)
+    if len(table) == 0:
+        raise UserError(f"{path}: holds no runs")
+    return table
 
 
 def _groups(table):
@@ -452,17 +455,44 @@ def build_parser():
     return p
 
 
+#: errors that report a problem with the user's input or files (one line, exit status 2)
+_USER_ERRORS = (ValueError, TypeError, OSError, KeyError, EOFError, OverflowError, MemoryError, RecursionError)
+
+
+def _one_line(exc):
+    """The first line of an exception's message, at most 500 characters, never empty."""
+    import pickle
+
+    text = str(exc).strip()
+    if isinstance(exc, MemoryError):
+        text = "out of memory" + (f" ({text})" if text else "") + \
+            ": the input is too large (for a trusted file, raise the loader's max_bytes)"
+    elif isinstance(exc, RecursionError):
+        text = "the input is nested too deeply"
+    elif isinstance(exc, pickle.UnpicklingError) and not text.startswith("refusing"):
+        text = f"corrupt pickle ({text})"
+    elif isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 500 else line[:240] + " ... " + line[-240:]
+
+
 def main(argv=None):
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status.
+
+    Any error caused by the input (bad values, missing, refused or malformed files,
+    files too large to load, ...) prints one line ``error: ...`` on stderr and returns 2.
+    """
+    import pickle
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (UserError, ValueError, TypeError, OSError, KeyError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (*_USER_ERRORS, pickle.UnpicklingError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     return 0

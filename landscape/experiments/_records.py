@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .._limits import short_text
+
 #: columns that identify a run within one protocol
 KEY_COLUMNS = ("kind", "t", "basis", "d", "seed")
 
@@ -36,16 +38,32 @@ def _atomic_write(path, data):
     os.replace(tmp, path)
 
 
+def decode_utf8(raw, path, *, tail_ok=False):
+    """Text of a file's bytes; a byte that is not UTF-8 raises a ValueError naming the line.
+
+    With ``tail_ok``, damage confined to a last line without its newline (a write cut
+    short, possibly mid-character) is replaced by U+FFFD instead, so that the line reads as
+    truncated.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut = raw.rfind(b"\n") + 1
+        if tail_ok and exc.start >= cut:
+            return raw[:cut].decode("utf-8") + raw[cut:].decode("utf-8", errors="replace")
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                         f"column {column})") from None
+
+
 def _read_text(path):
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except IsADirectoryError:
         raise ValueError(f"{path} is a directory") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from None
+    return decode_utf8(raw, path)
 
 
 def parse_jsonl(text, path="<jsonl>"):
@@ -70,13 +88,16 @@ def parse_jsonl(text, path="<jsonl>"):
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except RecursionError:
+            raise ValueError(f"{path}, line {i + 1}: corrupt record (nested too deeply); the other "
+                             "records are intact: fix or remove this line") from None
+        except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
             if i == last:
                 warnings.warn(f"{path}: ignoring a truncated last line ({len(line)} bytes)",
                               RuntimeWarning, stacklevel=3)
                 partial = line
                 continue
-            raise ValueError(f"{path}, line {i + 1}: corrupt record ({exc}); the other records are "
+            raise ValueError(f"{path}, line {i + 1}: corrupt record ({short_text(exc)}); the other records are "
                              "intact: fix or remove this line") from None
         if not isinstance(rec, dict):
             raise ValueError(f"{path}, line {i + 1}: expected a JSON object, got {type(rec).__name__}")

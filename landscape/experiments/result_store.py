@@ -32,14 +32,17 @@ process writes to a store at a time (an advisory ``fcntl`` lock where available)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import time
 import warnings
 
 import numpy as np
 
-from ._records import KEY_COLUMNS, _atomic_write, _jsonable, parse_jsonl
+from .._limits import read_npz, short_text
+from ._records import KEY_COLUMNS, _atomic_write, _jsonable, decode_utf8, parse_jsonl
 from .run_table import RunTable
 
 __all__ = ["ResultStore", "run_key", "run_id", "OPTIONAL_SECTIONS"]
@@ -60,6 +63,21 @@ def run_id(record):
     """A file-name-safe identifier of a run, e.g. ``random-t0-orthonormal-d64-s3``."""
     kind, t, basis, d, seed = run_key(record)
     return f"{kind}-t{t}-{basis}-d{d}-s{seed}"
+
+
+_TMP_RE = re.compile(r".+\.tmp-([0-9]+)")
+
+
+def _process_alive(pid):
+    if pid < 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _canonical(obj):
@@ -100,6 +118,7 @@ class ResultStore:
         self.protocol_path = os.path.join(self.path, "protocol.json")
         self.arrays_path = os.path.join(self.path, "arrays")
         self._lock_fh = None
+        self._remove_stale_temporaries()
         stored = self._read_protocol()
         if protocol is not None:
             if not isinstance(protocol, dict):
@@ -129,8 +148,8 @@ class ResultStore:
         try:
             with open(self.protocol_path, encoding="utf-8") as fh:
                 obj = json.load(fh)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{self.protocol_path}: corrupt protocol file ({exc}); the runs in "
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, ...
+            raise ValueError(f"{self.protocol_path}: corrupt protocol file ({short_text(exc)}); the runs in "
                              "runs.jsonl are untouched") from None
         if not isinstance(obj, dict):
             raise ValueError(f"{self.protocol_path}: expected a JSON object")
@@ -143,12 +162,12 @@ class ResultStore:
         with open(self.runs_path, "rb") as fh:
             raw = fh.read()
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            # a kill mid-write of a multi-byte character: only the tail can be affected
-            cut = raw.rfind(b"\n") + 1
-            text = raw[:cut].decode("utf-8", errors="strict") + raw[cut:].decode("utf-8", errors="replace")
-        return parse_jsonl(text, self.runs_path)
+            # a kill mid-write of a multi-byte character affects the tail only: read as truncated
+            text = decode_utf8(raw, self.runs_path, tail_ok=True)
+            return parse_jsonl(text, self.runs_path)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; or set the damaged lines aside (kept in a side file) with "
+                             f"ResultStore({self.path!r}).set_aside_damaged()") from None
 
     def records(self):
         """The stored records (a list of dicts), in the order they were written.
@@ -157,8 +176,14 @@ class ResultStore:
         """
         records, _ = self._read()
         seen, out = set(), []
-        for rec in records:
-            key = run_key(rec)
+        for i, rec in enumerate(records):
+            try:
+                key = run_key(rec)
+                hash(key)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{self.runs_path}: record {i + 1}: {short_text(exc)}; set the damaged lines "
+                                 f"aside (kept in a side file) with ResultStore({self.path!r}).set_aside_damaged()"
+                                 ) from None
             if key in seen:
                 warnings.warn(f"{self.runs_path}: duplicate run {key}; keeping the first record",
                               RuntimeWarning, stacklevel=2)
@@ -191,7 +216,7 @@ class ResultStore:
         try:
             rec = json.loads(tail.decode("utf-8"))
             complete = isinstance(rec, dict)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, ...
             complete = False
         if complete:  # a whole record whose newline was lost: keep it
             with open(self.runs_path, "ab") as fh:
@@ -219,11 +244,48 @@ class ResultStore:
         line = json.dumps(_jsonable(record), allow_nan=False)
         if "\n" in line:  # pragma: no cover - json.dumps never emits raw newlines
             raise ValueError("a record must serialise to one line")
-        self._repair_tail()
-        with open(self.runs_path, "ab") as fh:
-            fh.write((line + "\n").encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._writing():
+            self._repair_tail()
+            with open(self.runs_path, "ab") as fh:
+                fh.write((line + "\n").encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def set_aside_damaged(self):
+        """Move the lines of ``runs.jsonl`` that are not readable run records (not UTF-8, not
+        JSON, not an object with the key columns, or a truncated last line) to
+        ``runs.jsonl.damaged-<time>-<pid>``, byte for byte, and keep the others.
+
+        Nothing is deleted: the side file holds every line taken out. Takes the store's lock.
+
+        Returns
+        -------
+        str or None
+            The side file, or None when every line was readable.
+        """
+        with self._writing():
+            if not os.path.exists(self.runs_path):
+                return None
+            with open(self.runs_path, "rb") as fh:
+                raw = fh.read()
+            good, bad = [], []
+            for piece in raw.split(b"\n"):
+                if not piece.strip():
+                    continue
+                try:
+                    rec = json.loads(piece.decode("utf-8"))
+                    ok = isinstance(rec, dict) and all(k in rec for k in KEY_COLUMNS)
+                except (ValueError, RecursionError):
+                    ok = False
+                (good if ok else bad).append(piece)
+            if not bad:
+                return None
+            side = f"{self.runs_path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+            _atomic_write(side, b"".join(p + b"\n" for p in bad))
+            _atomic_write(self.runs_path, b"".join(p + b"\n" for p in good))
+        warnings.warn(f"{self.runs_path}: {len(bad)} damaged line(s) moved to {side}", RuntimeWarning,
+                      stacklevel=2)
+        return side
 
     # ------------------------------------------------------------------ arrays
     def save_arrays(self, name, /, **arrays):
@@ -241,34 +303,82 @@ class ResultStore:
 
         buf = io.BytesIO()
         np.savez(buf, **clean)
-        _atomic_write(os.path.join(self.arrays_path, f"{name}.npz"), buf.getvalue())
+        with self._writing():
+            _atomic_write(os.path.join(self.arrays_path, f"{name}.npz"), buf.getvalue())
 
-    def load_arrays(self, name):
-        """Read ``arrays/<name>.npz`` (``allow_pickle=False``) into a dict of arrays."""
-        import zipfile
-
-        path = os.path.join(self.arrays_path, f"{name}.npz")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{path}: corrupt or truncated .npz ({exc})") from None
+    def load_arrays(self, name, *, max_bytes=None):
+        """Read ``arrays/<name>.npz`` (no pickles; ``max_bytes`` as in
+        :func:`landscape.experiments.run_files.load_runs`) into a dict of arrays."""
+        if not name or os.sep in name or name.startswith("."):
+            raise ValueError(f"name must be a plain file name, got {name!r}")
+        return read_npz(os.path.join(self.arrays_path, f"{name}.npz"), max_bytes=max_bytes)
 
     # ------------------------------------------------------------------ locking
     def lock(self):
-        """Take the store's advisory write lock (raises if another process holds it)."""
+        """Take the store's advisory write lock (raises if another process holds it).
+
+        Every write (:meth:`append`, :meth:`save_arrays`, :meth:`set_aside_damaged`) takes
+        it for its duration unless this object holds it already; reading never needs it.
+        Once held, temporary files left by killed writers (``*.tmp-<pid>``) are removed.
+
+        Raises
+        ------
+        RuntimeError
+            When another process holds the lock.
+        PermissionError
+            When the store cannot be written (a read-only file system or directory).
+        """
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
             return self
-        fh = open(os.path.join(self.path, ".lock"), "a")
+        try:
+            fh = open(os.path.join(self.path, ".lock"), "a")
+        except OSError as exc:
+            raise PermissionError(f"store {self.path} is not writable ({exc.strerror}): its runs can be "
+                                  "read, but none can be added") from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
             raise RuntimeError(f"store {self.path} is in use by another process (sweep running?)") from None
         self._lock_fh = fh
+        self._remove_stale_temporaries(time.time())
         return self
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """Hold the lock for a write (re-entrant for an object that holds it already)."""
+        if self._lock_fh is not None:
+            yield
+            return
+        self.lock()
+        try:
+            yield
+        finally:
+            self.unlock()
+
+    def _remove_stale_temporaries(self, locked_at=None):
+        """Remove ``*.tmp-<pid>`` files of writers that are gone: those whose process has
+        ended, and, when this object holds the lock (``locked_at``), those older than the lock.
+        Best effort: nothing is raised (a read-only store keeps them)."""
+        for directory in (self.path, self.arrays_path):
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                m = _TMP_RE.fullmatch(name)
+                if m is None or int(m.group(1)) == os.getpid():
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    stale = not _process_alive(int(m.group(1))) or (
+                        locked_at is not None and os.path.getmtime(path) < locked_at)
+                    if stale:
+                        os.remove(path)
+                except OSError:
+                    pass
 
     def unlock(self):
         if self._lock_fh is not None:

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from .._limits import short_repr
 from .result_store import ResultStore
 from .run_table import RunTable, _to_float, _to_int, _to_str
 
@@ -30,13 +31,13 @@ def _parse_number(v, key, i):
     array, or a string such as ``"0.93"``, ``"[0.93]"`` or ``"DeviceArray(0.93, dtype=float32)"``."""
     try:
         return _to_float(v)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         pass
-    if isinstance(v, str):
+    if isinstance(v, str) and len(v) < 200:
         m = _WRAPPED.fullmatch(v)
         if m:
             return float(m.group(1))
-    raise ValueError(f"reference pickle: data[{key!r}][{i}] = {v!r} is not a number")
+    raise ValueError(f"data[{short_repr(key)}][{i}] = {short_repr(v)} is not a number")
 
 
 _REF_FLOAT = {
@@ -46,7 +47,7 @@ _REF_FLOAT = {
 }
 
 
-def load_reference_pickle(path, *, strict=False):
+def load_reference_pickle(path, *, strict=False, max_bytes=None):
     r"""Runs from a result pickle of the paper's reference code (Larsen et al., 2022).
 
     The pickle is a dict with keys ``model``, ``dataset``, ``epochs``, ``ds_to_explore``,
@@ -55,8 +56,11 @@ def load_reference_pickle(path, *, strict=False):
     ``it``, ``abs_theta``, ``train_loss``, ``train_acc`` (last minibatch),
     ``full_train_loss``, ``full_train_acc`` (whole training set), ``best_train_acc``,
     ``test_loss``, ``test_acc``, ``best_test_acc``; numbers may be stored as strings.
-    It is read with a restricted unpickler (builtins and numpy arrays only): a pickle that
-    would run code raises :class:`pickle.UnpicklingError` and runs nothing.
+    It is read with a restricted unpickler (builtins and plain numpy arrays, rebuilt from
+    checked bytes): a pickle that would run code or build anything else raises
+    :class:`pickle.UnpicklingError` and runs nothing. ``max_bytes`` bounds the memory the
+    pickle may expand to (default: 16 MiB plus 64 bytes per byte of file, at most 1 GiB;
+    pass a larger number for a larger trusted file).
 
     Column mapping: ``point_id -> seed``, ``full_d -> D``, ``init_iters -> t``,
     ``it -> steps``, ``full_train_loss -> train_loss``, ``full_train_acc -> train_acc``,
@@ -67,7 +71,16 @@ def load_reference_pickle(path, *, strict=False):
     """
     from ._safe_pickle import safe_load
 
-    obj = safe_load(path)
+    obj = safe_load(path, max_bytes=max_bytes)
+    try:
+        return _reference_table(obj, path, strict)
+    except (ValueError, TypeError, OverflowError) as exc:
+        msg = str(exc)
+        where = os.fspath(path)
+        raise ValueError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+
+
+def _reference_table(obj, path, strict):
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected the reference format (a dict), got {type(obj).__name__}")
     missing = [k for k in ("data", "full_d") if k not in obj]
@@ -83,7 +96,7 @@ def load_reference_pickle(path, *, strict=False):
     lengths = {k: len(v) for k, v in data.items() if isinstance(v, (list, tuple, np.ndarray))}
     bad = {k: m for k, m in lengths.items() if m != n}
     if bad:
-        raise ValueError(f"{path}: data lists must all have length {n} (len(data['d'])), got {bad}")
+        raise ValueError(f"{path}: data lists must all have length {n} (len(data['d'])), got {short_repr(bad)}")
     lottery = "init_iters" not in obj and "traj_steps" in obj
     t = 0 if lottery else _to_int(obj.get("init_iters", 0))
     D = _to_int(_parse_number(obj["full_d"], "full_d", 0))
@@ -111,7 +124,7 @@ def load_reference_pickle(path, *, strict=False):
     return RunTable(records, strict=strict, _where=f"{path}: ")
 
 
-def load_runs(path, *, strict=False):
+def load_runs(path, *, strict=False, max_bytes=None):
     """Load runs from a results store directory or a CSV, JSON, JSON-lines, .npz or reference pickle file.
 
     Parameters
@@ -119,6 +132,11 @@ def load_runs(path, *, strict=False):
     path : str or os.PathLike
     strict : bool
         Refuse columns not in :data:`COLUMN_TYPES` (default: keep them).
+    max_bytes : int, optional
+        For ``.npz`` and pickle files: the most memory the file may expand to, checked
+        before decompressing or building anything. Default: 16 MiB plus 64 bytes per byte
+        of file, at most 1 GiB (:mod:`landscape._limits`); pass a larger number for a
+        larger trusted file.
 
     Returns
     -------
@@ -133,7 +151,10 @@ def load_runs(path, *, strict=False):
         value of the wrong type in a known column. A truncated last line of a CSV or
         JSON-lines file (a write cut short) is ignored with a warning.
     pickle.UnpicklingError
-        For a pickle that refers to anything but builtins and numpy arrays.
+        For a pickle that refers to anything but builtin containers and scalars and plain
+        numpy arrays (nothing is called).
+
+    Every error message names the file; values read from it are shown truncated.
     """
     p = os.fspath(path)
     if not os.path.exists(p):
@@ -146,8 +167,8 @@ def load_runs(path, *, strict=False):
     if ext in (".json", ".jsonl"):
         return RunTable.from_json(p, strict=strict)
     if ext == ".npz":
-        return RunTable.from_npz(p, strict=strict)
+        return RunTable.from_npz(p, strict=strict, max_bytes=max_bytes)
     if ext in (".pkl", ".pickle"):
-        return load_reference_pickle(p, strict=strict)
-    raise ValueError(f"{p}: unknown file type {ext!r}; expected a store directory, .csv, .json, "
+        return load_reference_pickle(p, strict=strict, max_bytes=max_bytes)
+    raise ValueError(f"{p}: unknown file type {short_repr(ext)}; expected a store directory, .csv, .json, "
                      ".jsonl, .npz or .pkl")

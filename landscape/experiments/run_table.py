@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from .._limits import read_npz, short_repr, short_text
 from ._records import KEY_COLUMNS, _atomic_write, _jsonable, _read_text, parse_jsonl
 
 __all__ = ["RunTable", "COLUMN_TYPES", "KEY_COLUMNS"]
@@ -56,7 +57,10 @@ def _to_float(v):
     if isinstance(v, (bool, np.bool_)):
         raise ValueError("a bool is not a number")
     if isinstance(v, numbers.Real):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError("too large for a float") from None
     if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "biuf":
         return float(v.reshape(()))
     if isinstance(v, str):
@@ -64,20 +68,27 @@ def _to_float(v):
         if s == "" or s.lower() in ("nan", "none", "null"):
             return math.nan
         return float(s)
-    raise ValueError(f"{v!r} is not a number")
+    raise ValueError(f"{short_repr(v)} is not a number")
+
+
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 
 def _to_int(v):
     if isinstance(v, (bool, np.bool_)):
         raise ValueError("a bool is not an integer")
     if isinstance(v, numbers.Integral):
-        return int(v)
-    if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "iu":
-        return int(v.reshape(()))
-    f = _to_float(v) if not isinstance(v, str) else float(v.strip())
-    if not math.isfinite(f) or f != int(f):
-        raise ValueError(f"{v!r} is not an integer")
-    return int(f)
+        i = int(v)
+    elif isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "iu":
+        i = int(v.reshape(()))
+    else:
+        f = _to_float(v) if not isinstance(v, str) else float(v.strip())
+        if not math.isfinite(f) or f != int(f):
+            raise ValueError(f"{short_repr(v)} is not an integer")
+        i = int(f)
+    if not _INT64[0] <= i <= _INT64[1]:
+        raise ValueError("out of the range of a 64-bit integer")
+    return i
 
 
 def _to_str(v):
@@ -87,7 +98,7 @@ def _to_str(v):
         return v
     if isinstance(v, (numbers.Number, np.generic)):
         return str(v)
-    raise ValueError(f"{v!r} is not a string")
+    raise ValueError(f"{short_repr(v)} is not a string")
 
 
 def _to_bool(v):
@@ -95,7 +106,7 @@ def _to_bool(v):
         return bool(v)
     if isinstance(v, str) and v.strip().lower() in ("true", "false"):
         return v.strip().lower() == "true"
-    raise ValueError(f"{v!r} is not a bool")
+    raise ValueError(f"{short_repr(v)} is not a bool")
 
 
 _CONVERT = {float: _to_float, int: _to_int, str: _to_str, bool: _to_bool}
@@ -140,11 +151,19 @@ def _column(name, values, typ=None, where=""):
         try:
             out.append(conv(v))
         except (ValueError, TypeError, OverflowError) as exc:
-            raise ValueError(f"{where}column {name!r} must hold {_TYPE_NAMES[typ]} values; "
-                             f"row {i} has {v!r} ({exc})") from None
+            raise ValueError(f"{where}column {short_repr(name)} must hold {_TYPE_NAMES[typ]} values; "
+                             f"row {i} has {short_repr(v)} ({short_text(exc)})") from None
     arr = np.empty(len(out), dtype=_DTYPES[typ])
     arr[:] = out
     return arr
+
+
+def _check_known(names, strict, where):
+    if strict:
+        unknown = [n for n in names if n not in COLUMN_TYPES]
+        if unknown:
+            raise ValueError(f"{where}unknown columns {short_repr(unknown)}; known columns: "
+                             f"{sorted(COLUMN_TYPES)} (strict=False keeps unknown columns)")
 
 
 # ---------------------------------------------------------------------- the table
@@ -179,31 +198,41 @@ class RunTable:
                 raise TypeError(f"{_where}record {i} must be a dict, got {type(rec).__name__}")
             for k in rec:
                 if not isinstance(k, str):
-                    raise TypeError(f"{_where}column names must be str, got {k!r} in record {i}")
+                    raise TypeError(f"{_where}column names must be str, got {short_repr(k)} in record {i}")
                 if k not in seen:
                     seen.add(k)
                     names.append(k)
-        if strict:
-            unknown = [n for n in names if n not in COLUMN_TYPES]
-            if unknown:
-                raise ValueError(f"{_where}unknown columns {unknown}; known columns: {sorted(COLUMN_TYPES)} "
-                                 "(strict=False keeps unknown columns)")
+        _check_known(names, strict, _where)
         self._cols = {n: _column(n, [r.get(n) for r in records], where=_where) for n in names}
         self._n = len(records)
 
     # -------------------------------------------------------------- construction
     @classmethod
-    def from_columns(cls, columns, *, strict=False):
-        """A table from a dict of equal-length sequences."""
+    def from_columns(cls, columns, *, strict=False, _where=""):
+        """A table from a dict of equal-length sequences (lists, tuples or 1-D arrays)."""
         if not isinstance(columns, dict):
-            raise TypeError(f"columns must be a dict of sequences, got {type(columns).__name__}")
+            raise TypeError(f"{_where}columns must be a dict of sequences, got {type(columns).__name__}")
+        for k, v in columns.items():
+            if isinstance(v, np.ndarray) and v.ndim != 1:
+                raise ValueError(f"{_where}column {short_repr(k)} must be 1-D, got an array of shape {v.shape}")
+            if isinstance(v, (str, bytes, dict)) or not hasattr(v, "__len__") or not hasattr(v, "__getitem__"):
+                raise TypeError(f"{_where}column {short_repr(k)} must be a list of values (one per run), "
+                                f"got {type(v).__name__}")
         lengths = {k: len(v) for k, v in columns.items()}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"columns must have equal lengths, got {lengths}")
+            raise ValueError(f"{_where}columns must have equal lengths, got {short_repr(lengths)}")
         n = next(iter(lengths.values()), 0)
+        if n == 0:  # no rows: keep the columns, empty, with their types
+            bad = [k for k in columns if not isinstance(k, str)]
+            if bad:
+                raise TypeError(f"{_where}column names must be str, got {short_repr(bad[0])}")
+            _check_known(list(columns), strict, _where)
+            table = cls()
+            table._cols = {k: _column(k, [], where=_where) for k in columns}
+            return table
         records = [{k: (v[i].item() if isinstance(v, np.ndarray) and v.dtype != object else v[i])
                     for k, v in columns.items()} for i in range(n)]
-        return cls(records, strict=strict)
+        return cls(records, strict=strict, _where=_where)
 
     @classmethod
     def concat(cls, tables):
@@ -383,17 +412,24 @@ class RunTable:
             header = next(reader)
         except StopIteration:
             raise ValueError(f"{path}: empty CSV file (no header row)") from None
+        except csv.Error as exc:
+            raise ValueError(f"{path}, line 1: not a readable CSV header ({exc})") from None
         if len(set(header)) != len(header):
-            raise ValueError(f"{path}: duplicate column names in the header {header}")
+            raise ValueError(f"{path}: duplicate column names in the header {short_repr(header)}")
         records = []
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}, line {lineno}: {len(row)} fields, the header has {len(header)} "
-                                 "(corrupt file)")
-            records.append({h: (None if v == "" and COLUMN_TYPES.get(h) is not str else v)
-                            for h, v in zip(header, row)})
+        try:
+            for lineno, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise ValueError(f"{path}, line {lineno}: {len(row)} fields, the header has {len(header)} "
+                                     "(corrupt file)")
+                records.append({h: (None if v == "" and COLUMN_TYPES.get(h) is not str else v)
+                                for h, v in zip(header, row)})
+        except csv.Error as exc:
+            raise ValueError(f"{path}, line {reader.line_num}: corrupt CSV ({exc})") from None
+        if not records:  # a header only: the columns, no runs
+            return cls.from_columns({h: [] for h in header}, strict=strict, _where=f"{path}: ")
         return cls(records, strict=strict, _where=f"{path}: ")
 
     @classmethod
@@ -407,23 +443,25 @@ class RunTable:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: corrupt or truncated JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply to be run records") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise ValueError(f"{path}: unreadable JSON ({short_text(exc)})") from None
         if isinstance(obj, dict):
-            return cls.from_columns(obj, strict=strict)
+            return cls.from_columns(obj, strict=strict, _where=f"{path}: ")
         if not isinstance(obj, list):
-            raise ValueError(f"{path}: expected a JSON list of records or a dict of columns")
+            raise ValueError(f"{path}: expected a JSON list of records or a dict of columns, "
+                             f"got {type(obj).__name__}")
         return cls(obj, strict=strict, _where=f"{path}: ")
 
     @classmethod
-    def from_npz(cls, path, *, strict=False):
-        """Read an ``.npz`` written by :meth:`to_npz` (``allow_pickle=False``)."""
-        import zipfile
+    def from_npz(cls, path, *, strict=False, max_bytes=None):
+        """Read an ``.npz`` written by :meth:`to_npz` (no pickles; numbers, bools and strings).
 
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                columns = {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise ValueError(f"{path}: corrupt or truncated .npz ({exc})") from None
+        ``max_bytes``: the most memory the arrays may take (default: 16 MiB plus 64 bytes per
+        byte of file, at most 1 GiB; see :mod:`landscape._limits`); checked from the
+        archive's headers before anything is decompressed.
+        """
+        columns = read_npz(path, max_bytes=max_bytes)
         columns = {k: (v.astype(object) if v.dtype.kind == "U" else v) for k, v in columns.items()}
-        return cls.from_columns(columns, strict=strict)
+        return cls.from_columns(columns, strict=strict, _where=f"{path}: ")

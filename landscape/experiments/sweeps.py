@@ -359,17 +359,22 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
         # a mismatching protocol raises here, before anything runs
         store = ResultStore(store.path if isinstance(store, ResultStore) else store, protocol=protocol)
     done = {}
-    if store is not None:
-        store.lock()
-    try:
+    if store is not None:  # reading needs no lock: a complete store resumes on a read-only disk
+        done = {run_key(rec): rec for rec in store.records()}
+    todo = [k for k in keys if k not in done]
+    results = {}
+    if todo:
         if store is not None:
-            for rec in store.records():
-                done[run_key(rec)] = rec
-        todo = [k for k in keys if k not in done]
-        results = _execute(model, data, todo, options, store, executor, max_workers, progress, save_history)
-    finally:
-        if store is not None:
-            store.unlock()
+            store.lock()
+        try:
+            if store is not None:  # another process may have added runs before we held the lock
+                done = {run_key(rec): rec for rec in store.records()}
+                todo = [k for k in keys if k not in done]
+            results = _execute(model, data, todo, options, store, executor, max_workers, progress,
+                               save_history)
+        finally:
+            if store is not None:
+                store.unlock()
     done.update(results)
     return RunTable([done[k] for k in keys]).sort()
 

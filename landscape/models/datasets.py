@@ -19,10 +19,13 @@ import gzip
 import hashlib
 import os
 import struct
+import zlib
 
 import numpy as np
 
 from geometry.validation import as_float_array, check_int, check_rng
+
+from .._limits import expansion_budget, read_exactly, too_large
 
 __all__ = [
     "Dataset",
@@ -294,16 +297,24 @@ def _open(path, mode):
     return gzip.open(path, mode) if gz else open(path, mode)
 
 
-def read_idx(path):
+def read_idx(path, *, max_bytes=None):
     r"""Read an IDX file (the MNIST / Fashion-MNIST format), plain or gzip-compressed.
 
     Format: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
     0x0D float32, 0x0E float64), the number of dimensions k, then k big-endian uint32
     sizes, then the data in big-endian row-major order.
 
+    The header is checked before the data is read or decompressed: the size it announces
+    must match a plain file's length, and must fit ``max_bytes``; a gzip stream is inflated
+    in bounded chunks.
+
     Parameters
     ----------
     path : str or os.PathLike
+    max_bytes : int, optional
+        The most bytes the data may take in memory. Default: 16 MiB plus 64 bytes per byte
+        of file, at most 1 GiB (:mod:`landscape._limits`); Fashion-MNIST's largest file
+        (26 MB compressed, 47 MB of pixels) is well within it.
 
     Returns
     -------
@@ -312,34 +323,53 @@ def read_idx(path):
     Raises
     ------
     ValueError
-        On a bad magic number, an unknown type code, or a file whose length does not match
-        its header (truncated or with trailing bytes).
+        On a bad magic number, an unknown type code, a file whose length does not match
+        its header (truncated or with trailing bytes), a corrupt gzip stream, or data
+        larger than ``max_bytes``.
     """
+    where = os.fspath(path)
+    if os.path.isdir(where):
+        raise ValueError(f"{where} is a directory, not an IDX file")
+    size = os.path.getsize(where)
+    budget = expansion_budget(size, max_bytes)
     try:
-        with _open(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
+        with _open(where, "rb") as fh:
+            gz = isinstance(fh, gzip.GzipFile)
+            head = fh.read(4)
+            if len(head) < 4:
+                raise ValueError(f"{where}: not an IDX file (only {len(head)} bytes)")
+            zero, code, ndim = struct.unpack(">HBB", head)
+            if zero != 0:
+                raise ValueError(f"{where}: not an IDX file (magic number starts with {head[:2]!r}, "
+                                 "expected two zero bytes)")
+            if code not in _IDX_TYPES:
+                raise ValueError(f"{where}: unknown IDX type code 0x{code:02X}")
+            if not 1 <= ndim <= 32:
+                raise ValueError(f"{where}: an IDX file with {ndim} dimensions (1 to 32 supported)")
+            dims = fh.read(4 * ndim)
+            header = 4 + 4 * ndim
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{where}: truncated IDX header ({4 + len(dims)} bytes, expected {header})")
+            shape = struct.unpack(">" + "I" * ndim, dims)
+            dtype = _IDX_TYPES[code]
+            count = 1
+            for s in shape:
+                count *= s
+            expected = count * dtype.itemsize
+            if not gz and size - header != expected:
+                raise ValueError(f"{where}: IDX data has {size - header} bytes, header of shape "
+                                 f"{shape} ({dtype.newbyteorder('=').name}) needs {expected}: truncated or corrupt")
+            if expected > budget:
+                raise too_large(where, expected, budget, size)
+            raw = read_exactly(fh, expected, where, "IDX data")
+            if gz and fh.read(1):
+                raise ValueError(f"{where}: IDX data longer than its header of shape {shape} says "
+                                 f"({expected} bytes): corrupt")
+    except (OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise ValueError(f"{os.fspath(path)}: cannot read IDX file ({exc}); truncated or corrupt gzip?") from None
-    if len(raw) < 4:
-        raise ValueError(f"{os.fspath(path)}: not an IDX file (only {len(raw)} bytes)")
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0:
-        raise ValueError(f"{os.fspath(path)}: not an IDX file (magic number starts with {raw[:2]!r}, "
-                         "expected two zero bytes)")
-    if code not in _IDX_TYPES:
-        raise ValueError(f"{os.fspath(path)}: unknown IDX type code 0x{code:02X}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{os.fspath(path)}: truncated IDX header ({len(raw)} bytes, expected {header})")
-    shape = struct.unpack(">" + "I" * ndim, raw[4:header])
-    dtype = _IDX_TYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise ValueError(f"{os.fspath(path)}: IDX data has {len(raw) - header} bytes, header of shape "
-                         f"{shape} ({dtype.newbyteorder('=').name}) needs {expected}: truncated or corrupt")
-    arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+        raise ValueError(f"{where}: cannot read IDX file ({exc}); truncated or corrupt gzip?") from None
+    arr = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return arr.astype(dtype.newbyteorder("="))
 
 

@@ -107,9 +107,12 @@ class SpectralModel:
             raise ValueError(f"multiplicities must have shape ({G},) (one per eigenvalue), got {m.shape}")
         if np.issubdtype(m.dtype, np.floating) and (not np.all(np.isfinite(m)) or np.any(m != np.round(m))):
             raise ValueError("multiplicities must be whole numbers")
-        m = m.astype(np.int64)
-        if np.any(m < 1):
+        if G and np.any(m < 1):
             raise ValueError(f"multiplicities must be >= 1, got minimum {m.min()}")
+        if G and float(np.sum(m, dtype=np.float64)) > 2.0 ** 53:
+            raise ValueError(f"multiplicities must sum to at most 2**53 (the dimension D), got about "
+                             f"{float(np.sum(m, dtype=np.float64)):.3g}")
+        m = m.astype(np.int64)
         b = as_float_array(offsets, "offsets", shape=(G,), nonnegative=True)
         self.min_loss = _check_min_loss(min_loss)
         # eigenvalues within rounding of 0 (relative 1e-10) are zeros, not negative curvature
@@ -309,22 +312,27 @@ class SpectralModel:
                 os.remove(tmp)
 
     @classmethod
-    def load(cls, path):
-        r"""Read a model from an ``.npz`` file (``allow_pickle=False``: no object arrays, no code).
+    def load(cls, path, *, max_bytes=None):
+        r"""Read a model from an ``.npz`` file (no pickles: no object arrays, no code).
 
         Keys: ``eigenvalues`` (G,) and ``offsets`` (G,) (:math:`b_g = \|P_g(\theta_0-\theta^*)\|`),
         optional ``multiplicities`` (G,) (default 1 each), ``min_loss`` (default 0),
         ``n_clipped`` and ``most_negative`` (what :meth:`save` records of clipped eigenvalues)
         and ``source``.
 
+        ``max_bytes`` bounds the memory the file may expand to, checked from the archive's
+        headers before anything is decompressed (default: 16 MiB plus 64 bytes per byte of
+        file, at most 1 GiB; :mod:`landscape._limits`).
+
         Raises
         ------
         ValueError
-            Naming the file: missing, not an ``.npz`` archive, missing arrays, or arrays of
-            the wrong kind.
+            Naming the file: missing, not an ``.npz`` archive of numbers and strings, too
+            large, missing arrays, or arrays of the wrong kind.
         """
         import os
-        import zipfile
+
+        from .._limits import read_npz
 
         path = os.fspath(path)
         if not os.path.exists(path):
@@ -332,25 +340,14 @@ class SpectralModel:
         if os.path.isdir(path):
             raise ValueError(f"{path}: is a directory, not an .npz spectral model")
         try:
-            f = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path}: not an .npz spectral model ({type(exc).__name__}: "
-                             f"{str(exc)[:120]})") from None
-        if not isinstance(f, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: a single .npy array, not an .npz spectral model (need arrays "
-                             "eigenvalues and offsets: SpectralModel.save writes one)")
-        with f:
-            keys = set(f.files)
-            missing = {"eigenvalues", "offsets"} - keys
-            if missing:
-                raise ValueError(f"{path}: missing arrays {sorted(missing)} (need eigenvalues, offsets; "
-                                 "optional multiplicities, min_loss)")
-            try:
-                arrays = {k: f[k] for k in keys & {"eigenvalues", "offsets", "multiplicities", "min_loss",
-                                                    "n_clipped", "most_negative", "source"}}
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-                raise ValueError(f"{path}: unreadable array in the archive ({type(exc).__name__}: "
-                                 f"{str(exc)[:120]})") from None
+            arrays = read_npz(path, max_bytes=max_bytes)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (a spectral model is an .npz with arrays eigenvalues and offsets: "
+                             "SpectralModel.save writes one)") from None
+        missing = {"eigenvalues", "offsets"} - set(arrays)
+        if missing:
+            raise ValueError(f"{path}: missing arrays {sorted(missing)} (need eigenvalues, offsets; "
+                             "optional multiplicities, min_loss)")
         lam, b = arrays["eigenvalues"], arrays["offsets"]
         m = arrays.get("multiplicities", np.ones(np.shape(lam), dtype=np.int64))
         for name in ("min_loss", "n_clipped", "most_negative"):
