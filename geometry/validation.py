@@ -58,8 +58,8 @@ def as_float_array(x, name, *, ndim=None, shape=None, allow_inf=False, allow_emp
             raise TypeError(f"{name} must be an array of real numbers ({_short(exc)})") from None
     kind = x.dtype.kind if isinstance(x, np.ndarray) else "f"
     if kind == "c":
-        raise TypeError(f"{name} must be real, got complex values (dtype {x.dtype}); pass the real part "
-                        "explicitly if that is what you mean")
+        raise TypeError(f"{name} must be an array of real numbers, got complex values (dtype {x.dtype}); "
+                        "pass the real part explicitly if that is what you mean")
     if kind in "USMmV":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
     try:

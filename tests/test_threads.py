@@ -29,7 +29,7 @@ from geometry import (
     gaussian_width,
     statistical_dimension,
 )
-from landscape import _fwht
+from landscape.subspaces import _fwht
 from landscape.subspaces import random_subspace
 
 
