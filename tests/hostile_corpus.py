@@ -230,7 +230,11 @@ class _Run:
 
 def _code_payloads(marker):
     import subprocess
+    import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix
+        matrix = np.matrix([[1.0]])
     return {
         "os_system": _Run(os.system, f"touch {marker}"),
         "eval": _Run(eval, f"open({str(marker)!r}, 'w').close()"),
@@ -238,7 +242,7 @@ def _code_payloads(marker):
         "object_array": np.array([1, "x"], dtype=object),
         "structured_array": np.zeros(2, dtype=[("a", "f8"), ("b", "i4")]),
         "datetime_array": np.array(["2020-01-01"], dtype="M8[D]"),
-        "matrix": np.matrix([[1.0]]),
+        "matrix": matrix,
         "masked_array": np.ma.masked_array([1.0, 2.0], mask=[0, 1]),
     }
 
