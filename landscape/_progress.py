@@ -53,15 +53,19 @@ def progress_bar(total=None, desc=None, *, progress=None, unit="it", leave=None,
     leave : bool, optional
         Keep the finished bar on screen (tqdm's default when None).
     **kwargs
-        Passed on to ``tqdm.auto.tqdm``.
+        Passed on to ``tqdm.auto.tqdm``; a ``delay`` (seconds before the bar appears, so
+        that quick calls show none) applies to automatic bars (``progress=None``) only.
 
     Returns
     -------
     tqdm.tqdm or _Silent
         Use as a context manager or call ``update(n)`` and ``close()``.
     """
-    if not _resolve(progress):
+    on = _resolve(progress)
+    if not on:
         return _Silent(total)
+    if progress:
+        kwargs.pop("delay", None)  # asked for explicitly: shown at once (a delay applies to automatic bars)
     from tqdm.auto import tqdm
 
     opts = dict(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)

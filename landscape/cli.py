@@ -201,7 +201,7 @@ def _cmd_demo(args):
     from .demo import DemoSettings, run_demo
 
     settings = DemoSettings.small() if args.small else DemoSettings.full()
-    files = run_demo(args.out, settings=settings, seed=args.seed, progress=not args.quiet,
+    files = run_demo(args.out, settings=settings, seed=args.seed, progress=False if args.quiet else None,
                      max_workers=args.workers)
     print(f"wrote {len(files)} files to {args.out}; open {os.path.join(args.out, 'report.md')}")
 

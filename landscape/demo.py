@@ -116,7 +116,7 @@ def _write_csv(path, rows):
 
 
 # ------------------------------------------------------------------------ part 1: well
-def _quadratic_part(s, out, seed, log):
+def _quadratic_part(s, out, seed, log, progress=None):
     import matplotlib.pyplot as plt
 
     from .thresholds.ground_truth import empirical_success_probability, empirical_threshold
@@ -141,7 +141,7 @@ def _quadratic_part(s, out, seed, log):
                                        n_samples=s.well_samples, seed=np.random.SeedSequence([seed, 2, i]))
         log(f"quadratic well D={D}: eps = {frac:g} L(theta0): {s.well_trials} exact subspace tests per d")
         emp = empirical_success_probability(well, theta0, eps, ds, s.well_trials,
-                                            seed=np.random.SeedSequence([seed, 3, i]))
+                                            seed=np.random.SeedSequence([seed, 3, i]), progress=progress)
         thr = empirical_threshold(emp, seed=seed)
         pgrid = np.interp(ds, pred.ds, pred.probability)
         max_gap = float(np.max(np.abs(pgrid - emp.rates)))
@@ -211,7 +211,7 @@ def _network_part(s, out, seed, log, progress, max_workers):
     model, data, proto = digits_network(s)
     D = int(model.n_params)
     log(f"digits MLP {model.sizes if hasattr(model, 'sizes') else ''} D={D}: full-space training to theta*")
-    full = train_full(model, data, seed=0, **proto)
+    full = train_full(model, data, seed=0, progress=progress, **proto)
     theta_star = full.theta
     theta0 = full.theta - full.phi
     burn = train_full(model, data, seed=0, **{**proto, "steps": s.burn_in})
@@ -222,7 +222,7 @@ def _network_part(s, out, seed, log, progress, max_workers):
     Lt = float(model.loss(theta_t, X, y))
     levels = np.array([L_star + f * (L0 - L_star) for f in s.level_fractions])
     log(f"Hessian at theta* (Lanczos k={s.lanczos_k}, SLQ {s.slq_probes} probes x {s.slq_steps} steps)")
-    opts = dict(k=s.lanczos_k, n_probes=s.slq_probes, n_steps=s.slq_steps, seed=seed)
+    opts = dict(k=s.lanczos_k, n_probes=s.slq_probes, n_steps=s.slq_steps, seed=seed, progress=progress)
     spec0 = SpectralModel.from_model(model, theta_star, theta0, X, y, **opts)
     spect = SpectralModel.from_model(model, theta_star, theta_t, X, y, **opts)
     log("predicting d*(eps) from the spectral model")
@@ -369,7 +369,7 @@ def _report(out, s, quad, net, seconds):
         fh.write("\n".join(lines))
 
 
-def run_demo(out, *, settings=None, seed=0, progress=True, max_workers=None):
+def run_demo(out, *, settings=None, seed=0, progress=None, max_workers=None):
     """Run the demo and write figures, tables and ``report.md`` into ``out``.
 
     Parameters
@@ -379,8 +379,10 @@ def run_demo(out, *, settings=None, seed=0, progress=True, max_workers=None):
     settings : DemoSettings, optional
         Default :meth:`DemoSettings.full` (under 5 minutes on 2 cores).
     seed : int
-    progress : bool
-        Progress lines and bars on stderr.
+    progress : bool or None
+        Progress lines (one per step, with the elapsed time) unless False, and tqdm bars
+        on the long steps (training, Hessian, sweep) when a person is watching (None, the
+        default: a terminal or a notebook) or always (True).
     max_workers : int, optional
         Worker processes of the sweep (default: CPU count).
 
@@ -395,9 +397,9 @@ def run_demo(out, *, settings=None, seed=0, progress=True, max_workers=None):
     s = settings or DemoSettings.full()
     os.makedirs(out, exist_ok=True)
     _check_store(out, s)
-    log = _Log(progress)
+    log = _Log(progress is not False)
     t0 = time.perf_counter()
-    quad = _quadratic_part(s, out, seed, log)
+    quad = _quadratic_part(s, out, seed, log, progress)
     net = _network_part(s, out, seed, log, progress, max_workers)
     _report(out, s, quad, net, time.perf_counter() - t0)
     log(f"done: {os.path.join(out, 'report.md')}")

@@ -58,7 +58,7 @@ class DigitsExperiment:
 def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=None, steps=300,
                       batch_size=128, optimizer="momentum", lr=0.3, full_lr=None, level=0.98,
                       metric="train_acc",
-                      store=None, executor=None, max_workers=None, progress=True, data_seed=0,
+                      store=None, executor=None, max_workers=None, progress=None, data_seed=0,
                       threshold_method="interpolate", n_bootstrap=1000):
     r"""The acceptance experiment: random, burn-in and lottery subspaces of a small MLP on digits.
 

@@ -29,14 +29,13 @@ import collections
 import concurrent.futures as cf
 import multiprocessing
 import os
-import sys
-import time
 from concurrent.futures import Executor, Future
 
 import numpy as np
 
 from geometry.validation import check_int, check_positive
 
+from .._progress import progress_bar
 from ..models.datasets import Dataset
 from ..subspaces.masks import prunable_parameters
 from .lottery_tickets import TicketProtocol, train_ticket
@@ -126,52 +125,15 @@ def _run_task(task):
             full_lr = opts.pop("full_lr")
             if full_lr is not None:
                 opts["lr"] = full_lr
-            res = train_full(model, data, seed=seed, **opts)
+            res = train_full(model, data, seed=seed, progress=False, **opts)
         else:
             res = train_in_subspace(model, data, d, kind=kind, burn_in=t,
-                                    basis=basis if kind == "random" else "orthonormal", seed=seed, **options)
+                                    basis=basis if kind == "random" else "orthonormal", seed=seed,
+                                    progress=False, **options)
     record = res.record()
     if run_key(record) != tuple(key):  # pragma: no cover - internal consistency
         raise RuntimeError(f"run key mismatch: {run_key(record)} != {key}")
     return record, res.history
-
-
-# ---------------------------------------------------------------------- progress
-class _Progress:
-    """A minimal progress bar on stderr (no dependency)."""
-
-    def __init__(self, total, enabled, label="sweep", stream=None):
-        self.total, self.enabled, self.label = total, bool(enabled) and total > 0, label
-        self.stream = stream or sys.stderr
-        self.done = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
-        self._draw(force=True)
-
-    def update(self, n=1):
-        self.done += n
-        self._draw(force=self.done == self.total)
-
-    def _draw(self, force=False):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.2:
-            return
-        self._last = now
-        width = 30
-        filled = int(width * self.done / self.total)
-        elapsed = now - self.start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-        eta_s = f", ~{eta:.0f} s left" if self.done and self.done < self.total else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{self.done}/{self.total} runs, {elapsed:.1f} s{eta_s}   ")
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ---------------------------------------------------------------------- the sweep
@@ -212,7 +174,7 @@ def sweep_protocol(model, data, *, optimizer="adam", lr=1e-2, steps=300, batch_s
 
 def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="orthonormal",
           optimizer="adam", lr=1e-2, steps=300, batch_size=None, eval_every=None, full_lr=None,
-          include_full=True, store=None, executor=None, max_workers=None, progress=True,
+          include_full=True, store=None, executor=None, max_workers=None, progress=None,
           save_history=False, ticket=None, rewind=(0,)):
     r"""Train in subspaces (and lottery tickets) for every (kind, t, d, seed), in parallel, resumably.
 
@@ -254,8 +216,9 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
         None: a process pool (``spawn``) of ``max_workers`` workers (default: CPU count),
         shut down at the end. A given Executor is used and left running.
     max_workers : int, optional
-    progress : bool
-        Progress bar on stderr.
+    progress : bool or None
+        Progress bar over the runs on stderr (tqdm): None (default) shows it when a person
+        is watching (a terminal or a notebook), False never, True always.
     save_history : bool
         Also store each run's evaluation history in ``arrays/<run>.npz`` (needs ``store``).
     ticket : TicketProtocol or dict, optional
@@ -417,7 +380,7 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
         executor = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_init_worker, initargs=(model, data))
         ship = False
-    bar = _Progress(len(todo), progress)
+    bar = progress_bar(len(todo), "sweep", progress=progress, unit="run")
     futures = {}
     finished = collections.deque()  # filled by done-callbacks, from any thread
     handled = set()

@@ -145,8 +145,20 @@ def _evaluator(model):
 
 
 def _train_loop(model, data, theta_start, A, opt, steps, batch_size, batch_rng, eval_every,
-                record_every=None):
-    """Core loop shared by full-space (A None) and subspace training."""
+                record_every=None, progress=False, desc="training"):
+    """Core loop shared by full-space (A None) and subspace training (a progress bar over the steps)."""
+    from .._progress import progress_bar
+
+    with progress_bar(steps, desc, progress=progress, unit="step", delay=_BAR_DELAY, leave=False) as bar:
+        return _train_steps(model, data, theta_start, A, opt, steps, batch_size, batch_rng, eval_every,
+                            record_every, bar)
+
+
+#: seconds before a training bar appears (short runs, e.g. inside sweeps, never show one)
+_BAR_DELAY = 1.0
+
+
+def _train_steps(model, data, theta_start, A, opt, steps, batch_size, batch_rng, eval_every, record_every, bar):
     grad_fn = getattr(model, "_loss_and_grad", None) or model.loss_and_grad
     loss_fn, acc_fn = _evaluator(model)
     X, y = data.X_train, data.y_train
@@ -175,6 +187,7 @@ def _train_loop(model, data, theta_start, A, opt, steps, batch_size, batch_rng, 
                 theta = theta_start + A.matvec(x)
             if record_every and k % record_every == 0:
                 traj.append(theta.copy())
+            bar.update()
             if (eval_every and k % eval_every == 0) or k == steps:
                 hist_step.append(k)
                 hist_loss.append(loss_fn(theta, X, y))
@@ -296,7 +309,7 @@ def _initial_point(model, seed):
 
 
 def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=None, seed=0,
-               eval_every=None, record_every=None):
+               eval_every=None, record_every=None, progress=None):
     r"""Full-space training from :math:`\theta_0` (the baseline of every sweep).
 
     Parameters
@@ -322,6 +335,9 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
     record_every : int, optional
         Record the iterates :math:`\theta_0, \theta_k, \theta_{2k}, \ldots` in
         ``result.trajectory``.
+    progress : bool or None
+        A progress bar over the steps (tqdm, on stderr) for runs longer than a second:
+        None shows it when a person is watching (terminal, notebook), False never.
 
     Returns
     -------
@@ -338,7 +354,8 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
     theta0 = _initial_point(model, seed)
     batch_rng = np.random.default_rng(run_seed_sequence(seed, _STREAM_BATCHES))
     metrics, theta, _, history, traj = _train_loop(model, data, theta0, None, opt, steps, batch_size,
-                                                   batch_rng, eval_every, record_every)
+                                                   batch_rng, eval_every, record_every, progress=progress,
+                                                   desc="full-space training")
     metrics["wall_time"] = time.perf_counter() - t0
     protocol = _protocol(model, data, opt, steps, batch_size, eval_every, kind="full",
                          d=model.n_params, t=0, basis="none", seed=seed, full_lr=opt.lr)
@@ -354,7 +371,7 @@ def _lottery_map(trajectory, d, seed, t):
 
 def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthonormal",
                       optimizer="adam", lr=1e-2, steps=300, batch_size=None, seed=0,
-                      eval_every=None, full_lr=None):
+                      eval_every=None, full_lr=None, progress=None):
     r"""Train :math:`\phi \in \mathbb{R}^d` with :math:`\theta = \theta_s + A\phi` for a fixed budget.
 
     .. math:: \phi_{k+1} = \mathrm{opt}\big(\phi_k,\; A^T \nabla L(\theta_s + A\phi_k)\big), \qquad \phi_0 = 0.
@@ -390,6 +407,8 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     full_lr : float, optional
         Learning rate of the full-space runs: burn-in and the lottery trajectory
         (default ``lr``).
+    progress : bool or None
+        See :func:`train_full`.
 
     Returns
     -------
@@ -441,7 +460,8 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
         A = _lottery_map(trajectory, d, seed, t)
     batch_rng = np.random.default_rng(run_seed_sequence(seed, _STREAM_BATCHES))
     metrics, theta, phi, history, _ = _train_loop(model, data, theta_start, A, opt, steps, batch_size,
-                                                  batch_rng, eval_every)
+                                                  batch_rng, eval_every, progress=progress,
+                                                  desc=f"training in d = {d}")
     metrics["wall_time"] = time.perf_counter() - t0
     protocol = _protocol(model, data, opt, steps, batch_size, eval_every, kind=kind, d=d, t=t,
                          basis=basis, seed=seed, full_lr=full_opt.lr)

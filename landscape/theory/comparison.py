@@ -76,7 +76,7 @@ class PredictionTable:
 
 
 def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confidence=0.9, eta=0.1,
-                     label=""):
+                     label="", progress=None):
     r"""Predicted threshold training dimensions of a trained model for several loss levels.
 
     For each level :math:`\epsilon` (absolute, above :math:`L^* = L(\theta^*)`) the
@@ -106,27 +106,38 @@ def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confiden
     confidence, eta : float
         See :func:`landscape.theory.predict.predicted_threshold`.
     label : str
+    progress : bool or None
+        A bar over the levels when they take more than a second (None: when a person is
+        watching, a terminal or a notebook; False: never).
 
     Returns
     -------
     PredictionTable
     """
+    from .._progress import progress_bar
     from .predict import _seed_sequence
 
     levels = np.atleast_1d(as_float_array(eps, "eps", ndim=(0, 1)))
     ss = _seed_sequence(seed)  # each level's streams come from (seed, level): see level_streams
     preds, curves = [], []
-    for e in levels:
-        if ds is None:
-            preds.append(predicted_threshold(model, eps=float(e), n_samples=n_samples, seed=ss,
-                                             confidence=confidence, eta=eta))
-        else:
-            curve = predicted_success_curve(model, eps=float(e), ds=ds, n_samples=n_samples, seed=ss,
-                                            confidence=confidence, eta=eta)
-            curves.append(curve)
-            preds.append(curve.threshold)
+    with progress_bar(len(levels), "predictions", progress=progress, unit="level", delay=1.0) as bar:
+        for e in levels:
+            _predict_level(model, float(e), ds, n_samples, ss, confidence, eta, preds, curves)
+            bar.update()
     return PredictionTable(preds, curves if ds is not None else None,
                            min_loss=getattr(model, "min_loss", 0.0), label=label)
+
+
+def _predict_level(model, e, ds, n_samples, ss, confidence, eta, preds, curves):
+    """One level of :func:`prediction_table` (its streams from (seed, level)), appended to the lists."""
+    if ds is None:
+        preds.append(predicted_threshold(model, eps=e, n_samples=n_samples, seed=ss, confidence=confidence,
+                                         eta=eta))
+        return
+    curve = predicted_success_curve(model, eps=e, ds=ds, n_samples=n_samples, seed=ss, confidence=confidence,
+                                    eta=eta)
+    curves.append(curve)
+    preds.append(curve.threshold)
 
 
 def calibrated_levels(model, eps, loss_at_start):

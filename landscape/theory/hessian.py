@@ -163,6 +163,7 @@ class HessianOperator(LinearOperator):
         self._hvp = func
         self.D = D
         self.n_products = 0
+        self._bar = None  # a progress bar counting products, while one is shown
 
     def _matvec(self, x):
         x = np.asarray(x, dtype=np.float64)
@@ -170,6 +171,8 @@ class HessianOperator(LinearOperator):
         v = np.ascontiguousarray(x.reshape(-1))
         out = self._hvp(v)
         self.n_products += 1
+        if self._bar is not None:
+            self._bar.update()
         try:
             out = np.asarray(out, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -216,6 +219,29 @@ def hessian_operator(hvp, D):
             raise ValueError(f"hvp is a HessianOperator of size {hvp.D}, expected D = {D}")
         return hvp
     return HessianOperator(hvp, D)
+
+
+#: seconds before a Lanczos / SLQ bar appears (quick spectra never show one)
+_BAR_DELAY = 1.0
+
+
+class _counting:
+    """Context: a progress bar over the Hessian-vector products of ``H`` (tqdm; see landscape._progress)."""
+
+    def __init__(self, H, total, desc, progress):
+        from .._progress import progress_bar
+
+        self.H = H
+        self.bar = progress_bar(total, desc, progress=progress, unit="hvp", delay=_BAR_DELAY)
+
+    def __enter__(self):
+        self.saved, self.H._bar = self.H._bar, self.bar
+        return self.bar
+
+    def __exit__(self, *exc):
+        self.H._bar = self.saved
+        self.bar.close()
+        return False
 
 
 def _fix_signs(V):
@@ -268,7 +294,7 @@ class Eigenpairs:
                 f"n_products={self.n_products})")
 
 
-def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, ncv=None):
+def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, ncv=None, progress=None):
     r"""The k extreme eigenpairs of a symmetric Hessian, by Lanczos on Hessian-vector products.
 
     Solves :math:`H v_i = \lambda_i v_i` for the k largest algebraic eigenvalues
@@ -293,6 +319,10 @@ def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, n
         Maximum number of Arnoldi update iterations.
     ncv : int, optional
         Number of Lanczos vectors (k < ncv <= D); default ``min(D, max(2k + 1, 20))``.
+    progress : bool or None
+        A bar counting Hessian-vector products (ARPACK decides how many) when the
+        computation takes more than a second: None shows it when a person is watching
+        (terminal, notebook), False never, True always.
 
     Returns
     -------
@@ -325,7 +355,8 @@ def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, n
     start = H.n_products
     rng = check_rng(seed)
     v0 = rng.standard_normal(D)
-    lam, V = eigsh(H, k=k, which=which, v0=v0, tol=tol, maxiter=maxiter, ncv=ncv)
+    with _counting(H, None, f"Lanczos, top {k}", progress):
+        lam, V = eigsh(H, k=k, which=which, v0=v0, tol=tol, maxiter=maxiter, ncv=ncv)
     if which == "SA":
         order = np.argsort(lam)
     elif which == "LM":
@@ -585,7 +616,28 @@ def _lanczos(H, q0, n_steps, deflate):
     return alpha[:m], beta[: m - 1]
 
 
-def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None):
+def _slq_probe(H, D, V, steps, rng, p, nodes, weights, probe, scales):
+    """One Rademacher probe of :func:`slq_spectrum`: its Gauss rule appended to the lists."""
+    z = rng.integers(0, 2, size=D).astype(np.float64) * 2.0 - 1.0
+    if V is not None:
+        z -= V @ (V.T @ z)
+    s = float(z @ z)
+    if s <= 0:  # pragma: no cover - a Rademacher vector inside range(V)
+        raise ValueError("a probe vanished after deflation; deflate fewer vectors")
+    alpha, beta = _lanczos(H, z / np.sqrt(s), steps, V)
+    if alpha.size == 1:
+        theta, tau = alpha.copy(), np.ones(1)
+    else:
+        theta, S = eigh_tridiagonal(alpha, beta)
+        tau = S[0] ** 2
+        tau = tau / tau.sum()
+    nodes.append(theta)
+    weights.append(tau)
+    probe.append(np.full(theta.size, p))
+    scales.append(s)
+
+
+def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None, progress=None):
     r"""Spectral density of a symmetric Hessian by stochastic Lanczos quadrature.
 
     For each Rademacher probe :math:`z_p \in \{\pm1\}^D` (projected off ``deflate`` when
@@ -616,6 +668,9 @@ def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None):
         Draws the probes.
     deflate : ndarray of shape (D, k), optional
         Orthonormal vectors to project out.
+    progress : bool or None
+        A bar over the n_probes * n_steps Hessian-vector products when the computation
+        takes more than a second: None shows it when a person is watching, False never.
 
     Returns
     -------
@@ -659,24 +714,9 @@ def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None):
     steps = min(n_steps, dim)
     rng = check_rng(seed)
     nodes, weights, probe, scales = [], [], [], []
-    for p in range(n_probes):
-        z = rng.integers(0, 2, size=D).astype(np.float64) * 2.0 - 1.0
-        if V is not None:
-            z -= V @ (V.T @ z)
-        s = float(z @ z)
-        if s <= 0:  # pragma: no cover - a Rademacher vector inside range(V)
-            raise ValueError("a probe vanished after deflation; deflate fewer vectors")
-        alpha, beta = _lanczos(H, z / np.sqrt(s), steps, V)
-        if alpha.size == 1:
-            theta, tau = alpha.copy(), np.ones(1)
-        else:
-            theta, S = eigh_tridiagonal(alpha, beta)
-            tau = S[0] ** 2
-            tau = tau / tau.sum()
-        nodes.append(theta)
-        weights.append(tau)
-        probe.append(np.full(theta.size, p))
-        scales.append(s)
+    with _counting(H, n_probes * steps, "SLQ", progress):
+        for p in range(n_probes):
+            _slq_probe(H, D, V, steps, rng, p, nodes, weights, probe, scales)
     scales = np.asarray(scales)
     rel = scales / scales.sum()
     weights = np.concatenate([w * r for w, r in zip(weights, rel)])

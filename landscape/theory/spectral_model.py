@@ -186,7 +186,7 @@ class SpectralModel:
 
     @classmethod
     def from_hvp(cls, hvp, D, theta0, theta_star, *, k=20, n_probes=10, n_steps=80, seed=None,
-                 min_loss=0.0, top=None):
+                 min_loss=0.0, top=None, progress=None):
         r"""Model from Hessian-vector products: top-k eigenpairs exactly, the bulk by SLQ.
 
         Parameters
@@ -205,6 +205,9 @@ class SpectralModel:
             :math:`L(\theta^*)`.
         top : Eigenpairs, optional
             Precomputed top eigenpairs (then ``k`` is taken from them).
+        progress : bool or None
+            Bars over the Hessian-vector products of Lanczos and SLQ when they take more
+            than a second (None: when a person is watching; False: never).
 
         Returns
         -------
@@ -228,14 +231,14 @@ class SpectralModel:
             k = top.k
         else:
             k = check_int(k, "k", minimum=0, maximum=D - 2)
-            top = top_eigenpairs(H, D, k, seed=rng) if k > 0 else None
+            top = top_eigenpairs(H, D, k, seed=rng, progress=progress) if k > 0 else None
         if top is not None:
             top_values = top.eigenvalues
             top_offsets = np.abs(top.eigenvectors.T @ delta)
             V = top.eigenvectors
         else:
             top_values, top_offsets, V = np.empty(0), np.empty(0), None
-        bulk = slq_spectrum(H, D, n_probes=n_probes, n_steps=n_steps, seed=rng, deflate=V)
+        bulk = slq_spectrum(H, D, n_probes=n_probes, n_steps=n_steps, seed=rng, deflate=V, progress=progress)
         values, mult = bulk.groups(D - k)
         rest = max(float(delta @ delta) - float(top_offsets @ top_offsets), 0.0)
         bulk_offsets = np.sqrt(rest * mult / (D - k))

@@ -18,6 +18,8 @@ predictions of :mod:`landscape.theory.predict` are tested against.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numbers
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -197,8 +199,11 @@ def empirical_success_probability(well, theta0, eps, ds, n_trials, kind="orthono
         ``random_subspace(D, d, kind, seed=child)``); one QR per trial serves every d,
         and each trial's exact threshold is recorded. ``"independent"``: a fresh map
         for every (trial, d), from ``SeedSequence(child.entropy, spawn_key=child.spawn_key + (d,))``.
-    progress : callable, optional
-        Called as ``progress(done, n_trials)`` after each trial.
+    progress : bool, None or callable
+        A progress bar over the trials (tqdm, on stderr) when they take more than a second:
+        None (default) shows it when a person is watching (terminal, notebook), False
+        never, True always. A callable is called as ``progress(done, n_trials)`` after each
+        trial instead.
 
     Returns
     -------
@@ -223,19 +228,28 @@ def empirical_success_probability(well, theta0, eps, ds, n_trials, kind="orthono
         raise ValueError(f"kind must be one of {SUBSPACE_KINDS}, got {kind!r}")
     if coupling not in ("nested", "independent"):
         raise ValueError(f"coupling must be 'nested' or 'independent', got {coupling!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    from .._progress import progress_bar
+
+    callback = progress if callable(progress) else None
+    if callback is None and progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be callable, True, False or None (on when interactive), got {progress!r}")
+    bar = None if callback else progress_bar(n_trials, "exact subspace tests", progress=progress, unit="trial",
+                                             delay=1.0)
     children = _root_sequence(seed).spawn(n_trials)
     min_losses = np.empty((n_trials, ds.size))
     thresholds = np.empty(n_trials) if coupling == "nested" else None
-    with _one_blas_thread():
+    with _one_blas_thread(), contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.enter_context(bar)
         for i, child in enumerate(children):
             if coupling == "nested":
                 min_losses[i], thresholds[i] = _nested_trial(well, theta0, eps, ds, kind, child)
             else:
                 min_losses[i] = _independent_trial(well, theta0, ds, kind, child)
-            if progress is not None:
-                progress(i + 1, n_trials)
+            if callback is not None:
+                callback(i + 1, n_trials)
+            else:
+                bar.update()
     successes = (min_losses <= eps).sum(axis=0)
     return EmpiricalSuccess(ds=ds, successes=successes, n_trials=n_trials, eps=eps, kind=kind,
                             coupling=coupling, min_losses=min_losses, trial_thresholds=thresholds)
