@@ -11,3 +11,16 @@ def test_benchmark_script_runs_in_quick_mode():
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Summary" in res.stdout or "summary" in res.stdout.lower()
+
+
+def test_gpu_script_without_a_gpu_exits_cleanly_and_runs_on_the_cpu():
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # its "no GPU" mode, whatever the machine
+    script = os.path.join(ROOT, "benchmarks", "gpu.py")
+    res = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "no CUDA device" in res.stdout
+    # the measuring code itself, on the CPU at smoke size
+    res = subprocess.run([sys.executable, script, "--device", "cpu", "--quick", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.count("x |") == 4, res.stdout

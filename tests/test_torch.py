@@ -383,8 +383,11 @@ def test_bad_input_raises_clear_errors(cnn, images):
         TorchModel(make_cnn(), loss="hinge")
     with pytest.raises(ValueError, match="no parameters"):
         TorchModel(torch.nn.Tanh())
-    with pytest.raises(ValueError, match="on the CPU"):
+    with pytest.raises(ValueError, match="'meta' device"):
         TorchModel(torch.nn.Linear(3, 2, device="meta"))
+    mixed = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 2, device="meta"))
+    with pytest.raises(ValueError, match="all be on one device"):
+        TorchModel(mixed)
     with pytest.raises(ValueError, match="input_shape entries"):
         TorchModel(make_cnn(), input_shape=(1, 0, 8))
     with pytest.raises(ValueError, match=r"y must have the shape of the module's output \(n, 2\)"):

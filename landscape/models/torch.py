@@ -33,9 +33,15 @@ examples are accumulated batch by batch (:mod:`landscape.models.batches`).
 Hessian-vector products are exact: double backward (the default), or forward-over-reverse
 differentiation (:func:`torch.func.jvp` of :func:`torch.func.grad`).
 
-Speed: torch's intra-op threads cost more than they give on tiny models on a busy
-machine (a 26-parameter gradient took 80 ms with 2 threads under load, 1 ms with one);
-call ``torch.set_num_threads(1)`` for small models and sweeps of many runs.
+Speed and devices: the subspace map is drawn in the model's dtype and applied on the
+model's device as torch operations (a dense map is one ``torch.addmv``, the plain-torch
+step; sparse maps are CSR tensors; Fastfood runs the numba FWHT on the tensors' memory on
+the CPU, a torch FWHT elsewhere), so a step never leaves torch. Modules on a GPU work the
+same way (numpy results are copied back). Threads: training picks the thread counts of
+torch, numba and BLAS from the size of the step (one thread for small steps, where torch's
+intra-op threads cost more than they give: a 26-parameter gradient took 80 ms with 2
+threads under load, 1 ms with one; all cores, one pool busy at a time, for large ones; see
+:mod:`landscape._threads`); ``train(..., threads=k)`` overrides it.
 
 Reproducibility: initializations and minibatch orders come from ``seed`` through private
 :class:`torch.Generator` objects and :func:`torch.random.fork_rng`, never the global state.
@@ -82,8 +88,13 @@ def torch_seed(seed):
     return int(rng.integers(2 ** 62))
 
 
-def _to_tensor(x, dtype):
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(dtype)
+def _to_tensor(x, dtype, device=None):
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(device=device, dtype=dtype)
+
+
+def _to_numpy(t):
+    """A float64 numpy copy of a tensor on any device."""
+    return t.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
 
 
 @contextlib.contextmanager
@@ -127,6 +138,10 @@ class TorchModel:
     dtype : torch.dtype, optional
         Computation dtype (default: that of the module's parameters). numpy inputs and
         outputs are always float64.
+
+    The module may live on any device (all its parameters on one): data and parameters
+    are moved there once per call, and numpy results are copied back (``device``
+    attribute).
     eval_batch_size : int, optional
         Evaluate losses over X in chunks of this many rows (memory bound); default one pass.
     mode : {"eval", "train"}
@@ -165,9 +180,12 @@ class TorchModel:
         params = list(module.named_parameters())
         if not params:
             raise ValueError("module has no parameters")
-        devices = {p.device.type for _, p in params}
-        if devices != {"cpu"}:
-            raise ValueError(f"module parameters must be on the CPU (numpy in and out), got devices {sorted(devices)}")
+        devices = {p.device for _, p in params}
+        if len(devices) != 1:
+            raise ValueError(f"module parameters must all be on one device, got devices {sorted(map(str, devices))}")
+        if next(iter(devices)).type == "meta":
+            raise ValueError("module parameters are on the 'meta' device (shapes without data): move the module "
+                             "to the CPU or a GPU first")
         if isinstance(loss, str):
             if loss not in _LOSSES:
                 raise ValueError(f"loss must be one of {_LOSSES} or a callable, got {loss!r}")
@@ -196,6 +214,7 @@ class TorchModel:
         self.shapes = tuple(tuple(p.shape) for _, p in params)
         self.numels = tuple(int(p.numel()) for _, p in params)
         self.n_params = int(sum(self.numels))
+        self.device = next(iter(devices))
         self._n_classes = None
 
     # ------------------------------------------------------------------ description
@@ -217,8 +236,9 @@ class TorchModel:
             raise AttributeError("n_classes is known only for a classifier given input_shape")
         if self._n_classes is None:
             with torch.no_grad():
-                out = self.forward(_to_tensor(self.get_params(), self.dtype),
-                                   torch.zeros((1,) + self.input_shape, dtype=self.dtype), mode="eval")
+                out = self.forward(_to_tensor(self.get_params(), self.dtype, self.device),
+                                   torch.zeros((1,) + self.input_shape, dtype=self.dtype, device=self.device),
+                                   mode="eval")
             self._n_classes = int(out.shape[-1])
         return self._n_classes
 
@@ -281,7 +301,7 @@ class TorchModel:
                     reset()
         with torch.no_grad():
             flat = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in clone.parameters()])
-        return flat.numpy().copy()
+        return _to_numpy(flat)
 
     # ------------------------------------------------------------------ torch-level functions
     def forward(self, theta, X, *, mode=None):
@@ -341,19 +361,19 @@ class TorchModel:
 
             if out.ndim != 2:
                 raise ValueError(f"cross-entropy needs module outputs of shape (n, n_classes), got {tuple(out.shape)}")
-            return torch.from_numpy(check_labels(y, n, int(out.shape[1])))
+            return torch.from_numpy(check_labels(y, n, int(out.shape[1]))).to(self.device)
         y = as_float_array(y, "y", ndim=None)
         if y.shape[:1] != (n,):
             raise ValueError(f"y must have {n} rows (one per row of X), got shape {y.shape}")
         if self._loss_fn == "mse" and tuple(y.shape[1:]) != tuple(out.shape[1:]):
             want = ", ".join(["n"] + [str(k) for k in out.shape[1:]])
             raise ValueError(f"y must have the shape of the module's output ({want}), got {y.shape}")
-        return _to_tensor(y, self.dtype)
+        return _to_tensor(y, self.dtype, self.device)
 
     def _prepare(self, theta, X, y):
         """Validated torch tensors (theta, X, y)."""
-        theta = _to_tensor(self._check_theta(theta), self.dtype)
-        X = _to_tensor(self._check_X(X), self.dtype)
+        theta = _to_tensor(self._check_theta(theta), self.dtype, self.device)
+        X = _to_tensor(self._check_X(X), self.dtype, self.device)
         with torch.no_grad():
             try:
                 out = self.forward(theta, X[:1], mode="eval")  # a shape probe: one example, no batch statistics
@@ -370,14 +390,14 @@ class TorchModel:
         """Module outputs at ``theta``, as a float64 array (n, ...) (``X`` may be batches: rows in their order)."""
         if is_batches(X):
             return np.concatenate([self.logits(theta, Xb) for Xb, _, _ in iter_batches(X, "X")], axis=0)
-        theta_t = _to_tensor(self._check_theta(theta), self.dtype)
-        X_t = _to_tensor(self._check_X(X), self.dtype)
+        theta_t = _to_tensor(self._check_theta(theta), self.dtype, self.device)
+        X_t = _to_tensor(self._check_X(X), self.dtype, self.device)
         with torch.no_grad():
             try:
                 out = self.forward(theta_t, X_t)
             except RuntimeError as exc:
                 raise ValueError(f"X of shape {tuple(X_t.shape)} does not fit the module: {exc}") from None
-        return out.to(torch.float64).numpy().copy()
+        return _to_numpy(out)
 
     def loss(self, theta, X, y=None):
         """Mean loss at ``theta`` (a float); over all examples of ``X`` when it is batches (``y`` None)."""
@@ -398,7 +418,7 @@ class TorchModel:
         theta.requires_grad_(True)
         value = self.torch_loss(theta, X, y)
         (grad,) = torch.autograd.grad(value, theta)
-        return float(value.detach()), grad.to(torch.float64).numpy().copy()
+        return float(value.detach()), _to_numpy(grad)
 
     def accuracy(self, theta, X, y=None):
         """Fraction of rows whose largest output is the label (cross-entropy models only; ``X`` may be batches)."""
@@ -455,21 +475,21 @@ class TorchModel:
             grad_f = torch.func.grad(f)
 
             def hvp(v):
-                v_t = _to_tensor(v, self.dtype)
+                v_t = _to_tensor(v, self.dtype, self.device)
                 try:
                     out = torch.func.jvp(grad_f, (theta,), (v_t,))[1]
                 except RuntimeError as exc:
                     raise RuntimeError(f"forward-over-reverse differentiation failed in torch ({exc}); "
                                        "use method='double-backward'") from None
-                return out.to(torch.float64).numpy().copy()
+                return _to_numpy(out)
         else:
             t = theta.clone().requires_grad_(True)
             (g,) = torch.autograd.grad(f(t), t, create_graph=True)
 
             def hvp(v):
-                v_t = _to_tensor(v, self.dtype)
+                v_t = _to_tensor(v, self.dtype, self.device)
                 (hv,) = torch.autograd.grad(g, t, grad_outputs=v_t, retain_graph=True)
-                return hv.to(torch.float64).numpy().copy()
+                return _to_numpy(hv)
 
         def checked(v):
             v = as_float_array(v, "v", ndim=1)
@@ -507,84 +527,158 @@ class TorchModel:
 
 
 class _NumpyMatvec(torch.autograd.Function):
-    """phi -> A phi through a numpy map's matvec, with A^T (rmatvec) in the backward pass."""
+    """phi -> A phi through a numpy map's matvec, with A^T (rmatvec) in the backward pass.
+
+    The fallback for maps that are not one of the subspace kinds (anything with ``shape``,
+    ``matvec`` and ``rmatvec``): it crosses to numpy float64 and back on every call.
+    """
 
     @staticmethod
     def forward(ctx, phi, amap):
         ctx.amap = amap
-        out = amap.matvec(phi.detach().cpu().to(torch.float64).numpy())
-        return torch.from_numpy(np.ascontiguousarray(out)).to(phi.dtype)
+        out = amap.matvec(_to_numpy(phi))
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float64)).to(device=phi.device, dtype=phi.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        g = ctx.amap.rmatvec(grad_out.detach().cpu().to(torch.float64).numpy())
-        return torch.from_numpy(np.ascontiguousarray(g)).to(grad_out.dtype), None
+        g = ctx.amap.rmatvec(_to_numpy(grad_out))
+        return torch.from_numpy(np.ascontiguousarray(g, dtype=np.float64)).to(
+            device=grad_out.device, dtype=grad_out.dtype), None
+
+
+class _NumpyOperator:
+    """A generic map (``shape``, ``matvec``, ``rmatvec``) behind :class:`_NumpyMatvec`."""
+
+    kind = "numpy"
+    matrix = None
+
+    def __init__(self, amap, dtype, device):
+        self.amap = amap
+        self.shape = tuple(int(s) for s in amap.shape)
+        self.dtype = dtype
+        self.device = torch.device(device)
+
+    def apply(self, phi):
+        return _NumpyMatvec.apply(phi, self.amap)
+
+    def affine(self, theta0, phi):
+        return theta0 + self.apply(phi)
+
+    def apply_transpose(self, v):
+        out = self.amap.rmatvec(_to_numpy(v))
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float64)).to(device=v.device, dtype=v.dtype)
 
 
 class _TorchProjection:
-    """Callable phi -> A phi (torch, differentiable) with ``shape``, ``kind`` and ``dense``."""
+    """Callable phi -> A phi (torch, differentiable) with ``shape``, ``kind``, ``seed``, ``dense``,
+    ``operator`` (the torch operator), ``affine(theta0, phi)`` and numpy ``matvec`` / ``rmatvec``."""
 
-    def __init__(self, shape, kind, seed, dense=None, amap=None):
+    def __init__(self, shape, kind, seed, operator):
         self.shape = shape
         self.kind = kind
         self.seed = seed
-        self.dense = dense
-        self.amap = amap
+        self.operator = operator
+        self.dtype = operator.dtype
+        self.device = operator.device
+
+    @property
+    def dense(self):
+        """The (D, d) matrix as a tensor when the map is applied as a dense product, else None."""
+        return self.operator.matrix
 
     def __call__(self, phi):
-        if self.dense is not None:
-            return self.dense.to(phi.dtype) @ phi
-        return _NumpyMatvec.apply(phi, self.amap)
+        return self.operator.apply(phi)
+
+    def affine(self, theta0, phi):
+        r""":math:`\theta_0 + A\phi` in one operation where the map allows it (``torch.addmv``)."""
+        return self.operator.affine(theta0, phi)
 
     def matvec(self, phi):
-        """numpy (d,) -> (D,)."""
-        if self.dense is not None:
-            return (self.dense.to(torch.float64) @ _to_tensor(phi, torch.float64)).numpy()
-        return np.asarray(self.amap.matvec(phi), dtype=np.float64)
+        """numpy (d,) -> (D,), float64 (computed in the projection's dtype, on its device)."""
+        with torch.no_grad():
+            return _to_numpy(self.operator.apply(_to_tensor(phi, self.dtype, self.device)))
 
     def rmatvec(self, v):
-        """numpy (D,) -> (d,)."""
-        if self.dense is not None:
-            return (self.dense.to(torch.float64).T @ _to_tensor(v, torch.float64)).numpy()
-        return np.asarray(self.amap.rmatvec(v), dtype=np.float64)
+        """numpy (D,) -> (d,), float64."""
+        with torch.no_grad():
+            return _to_numpy(self.operator.apply_transpose(_to_tensor(v, self.dtype, self.device)))
 
 
-def torch_projection(subspace, *, D=None, dtype=torch.float64, max_dense_entries=2 ** 24):
+def _torch_dtype(dtype, name="dtype"):
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype, got {dtype!r}")
+    return dtype
+
+
+def torch_projection(subspace, *, D=None, dtype=torch.float64, device=None, max_dense_entries=2 ** 24,
+                     fastfood_backend=None):
     r"""A differentiable torch function :math:`\phi \mapsto A\phi` from a subspace description.
+
+    The map becomes torch operations on ``device`` in ``dtype`` (nothing crosses to numpy
+    during training):
+
+    * a dense map (``"orthonormal"``, ``"gaussian"``, ``"lottery"``, any
+      :class:`~landscape.subspaces.DenseSubspace`), a (D, d) array or a tensor: the matrix
+      as a tensor, and :math:`\theta_0 + A\phi` is one ``torch.addmv``. A CPU map already
+      in ``dtype`` is shared, not copied (build it with ``random_subspace(...,
+      dtype=...)`` in the model's dtype);
+    * ``"sparse"``: torch CSR tensors of A and :math:`A^T`;
+    * ``"fastfood"``: the transform in O(D) memory, by the numba FWHT on numpy views of
+      the tensors on the CPU, or a torch FWHT on other devices (``fastfood_backend``
+      "numba" / "torch" to choose);
+    * any other object with ``shape``, ``matvec`` and ``rmatvec``: through those, in numpy
+      float64 (a custom autograd function; the only path that crosses to numpy).
+
+    Sparse and Fastfood maps with at most ``max_dense_entries`` entries are made dense
+    (one product per step is faster for small maps).
 
     Parameters
     ----------
     subspace : SubspaceMap, ndarray or torch.Tensor of shape (D, d)
-        A :class:`landscape.subspaces.SubspaceMap` (anything with ``shape``, ``matvec``,
-        ``rmatvec``) is converted to a dense torch matrix when it has at most
-        ``max_dense_entries`` entries (fast: one matrix product per step), and otherwise
-        applied through its own ``matvec`` / ``rmatvec`` inside a custom autograd function
-        (memory O(D) for a Fastfood map). A matrix is used as it is.
     D : int, optional
         Expected number of rows (checked).
     dtype : torch.dtype
+    device : torch.device or str, optional
+        Default: the tensor's device for a tensor, else the CPU.
     max_dense_entries : int
+    fastfood_backend : {None, "numba", "torch"}
 
     Returns
     -------
     callable with attributes ``shape``, ``kind``, ``seed``, ``dense`` (the matrix or None),
-    and numpy ``matvec`` / ``rmatvec``.
+    ``operator``, ``affine(theta0, phi)``, and numpy ``matvec`` / ``rmatvec``.
     """
+    from ..subspaces._torch_ops import DenseOperator, torch_operator
+
     max_dense_entries = check_int(max_dense_entries, "max_dense_entries", minimum=1)
-    if isinstance(subspace, (np.ndarray, torch.Tensor)):
-        if isinstance(subspace, torch.Tensor):
-            subspace = subspace.detach().cpu().to(torch.float64).numpy()
+    dtype = _torch_dtype(dtype)
+    if isinstance(subspace, torch.Tensor):
+        device = subspace.device if device is None else torch.device(device)
+        if subspace.dim() != 2:
+            raise ValueError(f"subspace must be 2-D (D, d), got shape {tuple(subspace.shape)}")
+        A = subspace.detach().to(device=device, dtype=dtype)
+        if not bool(torch.isfinite(A).all()):
+            raise ValueError("subspace contains NaN or inf")
+        proj = _TorchProjection(tuple(A.shape), "dense", None, DenseOperator(A))
+    elif isinstance(subspace, np.ndarray):
+        device = torch.device("cpu") if device is None else torch.device(device)
         A = as_float_array(subspace, "subspace", ndim=2)
-        proj = _TorchProjection(A.shape, "dense", None, dense=torch.from_numpy(A).to(dtype))
+        proj = _TorchProjection(A.shape, "dense", None, DenseOperator(_to_tensor(A, dtype, device)))
     elif hasattr(subspace, "matvec") and hasattr(subspace, "rmatvec") and hasattr(subspace, "shape"):
+        device = torch.device("cpu") if device is None else torch.device(device)
         shape = tuple(int(s) for s in subspace.shape)
         kind = getattr(subspace, "kind", type(subspace).__name__)
         seed = getattr(subspace, "seed", None)
-        if shape[0] * shape[1] <= max_dense_entries and hasattr(subspace, "to_dense"):
-            A = np.asarray(subspace.to_dense(), dtype=np.float64)
-            proj = _TorchProjection(shape, kind, seed, dense=torch.from_numpy(A).to(dtype))
-        else:
-            proj = _TorchProjection(shape, kind, seed, amap=subspace)
+        small = shape[0] * shape[1] <= max_dense_entries
+        op = None
+        if not (small and kind in ("sparse", "fastfood")):
+            op = torch_operator(subspace, dtype, device, fastfood_backend=fastfood_backend)
+        if op is None and small and hasattr(subspace, "to_dense"):
+            op = DenseOperator(torch.from_numpy(np.asarray(subspace.to_dense(max_entries=max_dense_entries)))
+                               .to(device=device, dtype=dtype))
+        if op is None:
+            op = _NumpyOperator(subspace, dtype, device)
+        proj = _TorchProjection(shape, kind, seed, op)
     else:
         raise TypeError(
             "subspace must be a SubspaceMap (shape, matvec, rmatvec), a (D, d) array or a torch "
@@ -660,7 +754,11 @@ def _iterate_batches(data, n_batches_needed, batch_size, generator):
         b = n if batch_size is None else min(batch_size, n)
         done = 0
         while done < n_batches_needed:
-            perm = torch.randperm(n, generator=generator) if b < n else torch.arange(n)
+            if b == n:  # full batch: no reshuffle, no copy
+                yield X, y
+                done += 1
+                continue
+            perm = torch.randperm(n, generator=generator).to(X.device)
             for i in range(0, n - b + 1, b):
                 idx = perm[i:i + b]
                 yield X[idx], y[idx]
@@ -705,8 +803,12 @@ class TorchSubspaceModel:
         Kind of random subspace when ``subspace`` is an int.
     subspace_seed : int, Generator or None
         Seed of that random subspace.
-    max_dense_entries : int
+    max_dense_entries, fastfood_backend
         See :func:`torch_projection`.
+
+    The map is drawn and held in the model's dtype (float32 for a float32 model: half the
+    memory of float64, and the same subspace up to rounding) and applied on the model's
+    device as torch operations (:func:`torch_projection`).
 
     Examples
     --------
@@ -723,7 +825,7 @@ class TorchSubspaceModel:
     """
 
     def __init__(self, model, subspace, *, theta0=None, kind="orthonormal", subspace_seed=None,
-                 max_dense_entries=2 ** 24):
+                 max_dense_entries=2 ** 24, fastfood_backend=None):
         if isinstance(model, torch.nn.Module):
             model = TorchModel(model)
         if not isinstance(model, TorchModel):
@@ -737,11 +839,13 @@ class TorchSubspaceModel:
             from ..subspaces.maps import random_subspace
 
             d = check_int(subspace, "subspace (d)", minimum=1, maximum=D)
-            subspace = random_subspace(D, d, kind=kind, seed=subspace_seed)
-        self.projection = torch_projection(subspace, D=D, dtype=model.dtype, max_dense_entries=max_dense_entries)
+            map_dtype = "float32" if model.dtype == torch.float32 else "float64"
+            subspace = random_subspace(D, d, kind=kind, seed=subspace_seed, dtype=map_dtype)
+        self.projection = torch_projection(subspace, D=D, dtype=model.dtype, device=model.device,
+                                           max_dense_entries=max_dense_entries, fastfood_backend=fastfood_backend)
         self.D, self.d = self.projection.shape
         self.n_params = self.d
-        self._theta0_t = _to_tensor(self.theta0, model.dtype)
+        self._theta0_t = _to_tensor(self.theta0, model.dtype, model.device)
 
     @property
     def kind(self):
@@ -764,7 +868,19 @@ class TorchSubspaceModel:
         return self.theta0 + self.projection.matvec(phi)
 
     def _theta_t(self, phi_t):
-        return self._theta0_t + self.projection(phi_t)
+        return self.projection.affine(self._theta0_t, phi_t)
+
+    def _step_bytes(self):
+        """Bytes of the step's largest operand (for the automatic thread count)."""
+        op = self.projection.operator
+        item = torch.finfo(self.model.dtype).bits // 8
+        if op.matrix is not None:
+            size = op.matrix.numel()
+        elif getattr(op, "kind", None) == "fastfood":
+            size = 2 * op.L
+        else:
+            size = 0
+        return max(size, self.D) * item
 
     def _check_phi(self, phi, name="phi"):
         return as_float_array(phi, name, shape=(self.d,), allow_inf=True)
@@ -792,7 +908,7 @@ class TorchSubspaceModel:
         return out[:, 0] if v.ndim == 1 else out
 
     def train(self, X, y=None, *, optimizer="sgd", lr=0.1, momentum=0.0, steps=100, batch_size=None,
-              seed=None):
+              seed=None, threads=None):
         r"""Train :math:`\phi` from 0 for a fixed number of steps.
 
         Parameters
@@ -811,16 +927,23 @@ class TorchSubspaceModel:
             Minibatch size, drawn without replacement, reshuffled each epoch with a
             ``torch.Generator`` seeded from ``seed``; None means full batch.
         seed : int, Generator or None
+        threads : int, optional
+            Threads of torch and numba during training (BLAS gets one). Default: chosen
+            from the size of the step by the rule of :mod:`landscape._threads` (one thread
+            for steps whose map and parameter vector are below 8 MiB, all cores above,
+            never more than ``torch.get_num_threads()``); the previous counts are restored
+            afterwards. The result does not depend on it beyond the last bits of float sums.
 
         Returns
         -------
         TorchTrainResult
         """
-        return _train(self.model, self._theta_t, torch.zeros(self.d, dtype=self.model.dtype), X, y,
+        return _train(self.model, self._theta_t,
+                      torch.zeros(self.d, dtype=self.model.dtype, device=self.model.device), X, y,
                       optimizer=optimizer, lr=lr, momentum=momentum, steps=steps, batch_size=batch_size,
                       seed=seed, extra={"D": self.D, "d": self.d, "kind": self.kind,
                                         "subspace_seed": _jsonable_seed(self.projection.seed)},
-                      subspace=True)
+                      subspace=True, threads=threads, step_bytes=self._step_bytes())
 
 
 def _jsonable_seed(seed):
@@ -830,7 +953,7 @@ def _jsonable_seed(seed):
 
 
 def train_full(model, X, y=None, *, theta0, optimizer="sgd", lr=0.1, momentum=0.0, steps=100,
-               batch_size=None, seed=None):
+               batch_size=None, seed=None, threads=None):
     r"""Train all D parameters of a :class:`TorchModel` from ``theta0`` (see :meth:`TorchSubspaceModel.train`).
 
     Returns
@@ -843,13 +966,25 @@ def train_full(model, X, y=None, *, theta0, optimizer="sgd", lr=0.1, momentum=0.
         raise TypeError(f"model must be a TorchModel or a torch.nn.Module, got {type(model).__name__}")
     theta0 = as_float_array(theta0, "theta0", shape=(model.n_params,))
     D = model.n_params
-    return _train(model, lambda t: t, _to_tensor(theta0, model.dtype), X, y, optimizer=optimizer, lr=lr,
-                  momentum=momentum, steps=steps, batch_size=batch_size, seed=seed,
-                  extra={"D": D, "d": D, "kind": "full", "subspace_seed": None}, subspace=False)
+    return _train(model, lambda t: t, _to_tensor(theta0, model.dtype, model.device), X, y, optimizer=optimizer,
+                  lr=lr, momentum=momentum, steps=steps, batch_size=batch_size, seed=seed,
+                  extra={"D": D, "d": D, "kind": "full", "subspace_seed": None}, subspace=False,
+                  threads=threads, step_bytes=D * (torch.finfo(model.dtype).bits // 8))
 
 
 
-def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace):
+def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace,
+           threads=None, step_bytes=0):
+    from .._threads import step_threads, thread_budget
+
+    if threads is not None:
+        threads = check_int(threads, "threads", minimum=1)
+    with thread_budget(step_threads(step_bytes, threads)):
+        return _train_loop(model, to_theta, x0, X, y, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps,
+                           batch_size=batch_size, seed=seed, extra=extra, subspace=subspace)
+
+
+def _train_loop(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace):
     if not isinstance(optimizer, str) or optimizer.lower() not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
     optimizer = optimizer.lower()
@@ -886,16 +1021,17 @@ def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_s
             Xb, yb = model.prepare_data(Xb, yb)
         opt.zero_grad(set_to_none=True)
         value = model.torch_loss(to_theta(x), Xb, yb)
-        if not torch.isfinite(value):
+        v = float(value.detach())  # the step's one synchronisation with the device
+        if not math.isfinite(v):
             diverged = True
             break
         value.backward()
         opt.step()
-        history.append(float(value.detach()))
+        history.append(v)
     with torch.no_grad():
-        theta = to_theta(x.detach()).to(torch.float64)
+        theta = to_theta(x.detach())
         finite = bool(torch.isfinite(theta).all())
-    theta_np = theta.numpy().copy()
+    theta_np = _to_numpy(theta)
     if diverged or not finite:
         diverged = True
         final_loss, final_acc = math.inf, (0.0 if model.is_classifier else None)
@@ -919,7 +1055,7 @@ def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_s
         final_loss=final_loss,
         final_accuracy=final_acc,
         theta=theta_np,
-        phi=x.detach().to(torch.float64).numpy().copy() if subspace else None,
+        phi=_to_numpy(x) if subspace else None,
         loss_history=np.asarray(history, dtype=np.float64),
         diverged=diverged,
         protocol=protocol,
@@ -928,7 +1064,7 @@ def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_s
 
 def _evaluate(model, theta, data, loader):
     """Training loss (and accuracy) over the whole data set at theta."""
-    theta_t = _to_tensor(theta, model.dtype)
+    theta_t = _to_tensor(theta, model.dtype, model.device)
     with torch.no_grad():
         if not loader:
             X, y = data
