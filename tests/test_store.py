@@ -2,11 +2,17 @@
 import json
 import math
 import os
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
 
 from landscape.experiments.result_store import ResultStore, run_id, run_key
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rec(d, seed, **extra):
@@ -142,3 +148,135 @@ def test_lock_and_bad_paths(tmp_path):
     with pytest.raises(TypeError, match="protocol must be a dict"):
         ResultStore(tmp_path / "t", protocol=[1])
     assert run_key(rec(3, 1)) == ("random", 0, "orthonormal", 3, 1)
+
+
+# -- faults (issue 9, section 4) ----------------------------------------------------------
+def test_a_non_utf8_byte_names_the_file_and_line_and_can_be_set_aside(tmp_path):
+    from landscape.experiments.run_files import load_runs
+
+    store = ResultStore(tmp_path)
+    for d in (1, 2, 3):
+        store.append(rec(d, 0))
+    path = tmp_path / "runs.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"random"', b'"rand\xffom"')
+    damaged = b"".join(lines)
+    path.write_bytes(damaged)
+    for read in (store.records, lambda: load_runs(tmp_path), lambda: ResultStore(tmp_path).table()):
+        with pytest.raises(ValueError, match=r"runs.jsonl, line 2: not UTF-8 text \(byte 0xff at column 15\)"
+                                             r".*set_aside_damaged"):
+            read()
+    assert path.read_bytes() == damaged  # nothing written while damaged
+    with pytest.warns(RuntimeWarning, match="1 damaged line"):
+        side = store.set_aside_damaged()
+    assert open(side, "rb").read() == lines[1]  # kept byte for byte
+    assert path.read_bytes() == lines[0] + lines[2]
+    assert [r["d"] for r in store.records()] == [1, 3]
+    store.append(rec(2, 0))
+    assert [r["d"] for r in store.records()] == [1, 3, 2]
+    assert store.set_aside_damaged() is None
+
+
+def test_set_aside_takes_corrupt_json_and_records_without_keys(tmp_path):
+    store = ResultStore(tmp_path)
+    store.append(rec(1, 0))
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"d": oops}\n{"d": 5}\n' + json.dumps(rec(2, 0)).encode() + b"\n")
+    with pytest.raises(ValueError, match="line 2: corrupt record"):
+        store.records()
+    with pytest.warns(RuntimeWarning, match="2 damaged"):
+        side = store.set_aside_damaged()
+    assert open(side, "rb").read() == b'{"d": oops}\n{"d": 5}\n'
+    assert [r["d"] for r in store.records()] == [1, 2]
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporaries_of_a_killed_writer_are_removed_on_open(tmp_path):
+    # a writer killed inside save_arrays, after writing its temporary file, before the rename
+    code = textwrap.dedent(f"""
+        import os, numpy as np
+        from landscape.experiments import _records
+        from landscape.experiments.result_store import ResultStore
+        store = ResultStore({str(tmp_path)!r})
+        store.append({{"kind": "random", "t": 0, "basis": "o", "d": 1, "seed": 0}})
+        _records.os.replace = lambda *a: os._exit(9)
+        store.save_arrays("run", loss=np.arange(3.0))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT), timeout=120)
+    assert res.returncode == 9
+    left = os.listdir(tmp_path / "arrays")
+    assert len(left) == 1 and left[0].startswith("run.npz.tmp-")
+    live = tmp_path / "arrays" / f"other.npz.tmp-{os.getppid()}"   # a writer that is still alive
+    live.write_bytes(b"x")
+    (tmp_path / f"protocol.json.tmp-{_dead_pid()}").write_bytes(b"{")
+    store = ResultStore(tmp_path)
+    assert os.listdir(tmp_path / "arrays") == [live.name]
+    assert not [n for n in os.listdir(tmp_path) if ".tmp-" in n]
+    assert len(store.records()) == 1  # the record written before the kill is kept
+    os.utime(live, (time.time() - 10, time.time() - 10))
+    with store:  # the lock holder knows that older temporaries belong to no live writer
+        assert os.listdir(tmp_path / "arrays") == []
+
+
+def _read_only(monkeypatch, root):
+    """Every write under ``root`` fails as on a read-only file system."""
+    import builtins
+    import errno
+
+    from landscape.experiments import _records, result_store
+
+    real_open = builtins.open
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        if str(file).startswith(str(root)) and any(c in mode for c in "wax+"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    for module in (_records, result_store):
+        monkeypatch.setattr(module, "open", fake_open, raising=False)
+
+
+def test_a_complete_store_resumes_on_a_read_only_file_system(tmp_path, monkeypatch):
+    from landscape.experiments.sweeps import SerialExecutor, sweep
+    from landscape.models import MLP
+    from landscape.models.datasets import teacher_student
+
+    data = teacher_student(32, 16, n_features=3, n_classes=2, hidden=4, seed=1001)
+    kw = dict(ds=[1, 2], seeds=1, steps=5, lr=0.05, batch_size=8, progress=False, executor=SerialExecutor())
+    first = sweep(MLP([3, 4, 2]), data, store=tmp_path, **kw)
+    _read_only(monkeypatch, tmp_path)
+    again = sweep(MLP([3, 4, 2]), data, store=tmp_path, **kw)  # nothing left to run: no lock needed
+    assert again.equals(first)
+    assert len(ResultStore(tmp_path).records()) == len(first)
+    with pytest.raises(PermissionError, match="not writable.*can be read"):
+        sweep(MLP([3, 4, 2]), data, store=tmp_path, **dict(kw, ds=[1, 2, 3]))
+    with pytest.raises(PermissionError, match="not writable"):
+        ResultStore(tmp_path).append(rec(9, 0))
+
+
+def test_append_from_another_process_waits_for_no_one_and_changes_nothing(tmp_path):
+    store = ResultStore(tmp_path)
+    store.append(rec(1, 0))
+    before = (tmp_path / "runs.jsonl").read_bytes()
+    code = textwrap.dedent(f"""
+        from landscape.experiments.result_store import ResultStore
+        try:
+            ResultStore({str(tmp_path)!r}).append({rec(1, 0, train_loss=99.0)!r})
+        except RuntimeError as exc:
+            print(exc)
+            raise SystemExit(3)
+    """)
+    with store:  # a sweep holds the lock
+        res = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT),
+                             capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3 and "in use by another process" in res.stdout
+    assert (tmp_path / "runs.jsonl").read_bytes() == before
+    res = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr  # once the lock is free, the append goes through
+    assert len((tmp_path / "runs.jsonl").read_bytes().splitlines()) == 2
