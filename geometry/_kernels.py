@@ -83,6 +83,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .parallel import configure_threading_layer
+
+configure_threading_layer()  # before any parallel kernel compiles: fork-safe layer
+
 __all__ = ["point_cloud_support", "ellipsoid_support", "polar_batch", "polar_weights"]
 
 #: entries of one block of inner products in ``point_cloud_support`` (2**22 doubles = 32 MB)

@@ -397,12 +397,14 @@ class EllipsoidalCone(ConvexCone):
         """Kernel output (n, 7): form, x, mu, ||Pi_K g||^2, ||Pi_K° g||^2, sphere support,
         evaluations of the secular function."""
         from ._kernels import polar_batch
+        from .parallel import parallel_call
 
         sec = self._secular
-        out = polar_batch(np.ascontiguousarray(Gp, dtype=np.float64), np.ascontiguousarray(H, dtype=np.float64),
-                           np.ascontiguousarray(flat2, dtype=np.float64), self._rho, self._b, sec.wp, sec.tp,
-                           sec.bzpos, want_support, self.flat_dim > 0, sec.k, sec.c1, sec.tau1,
-                           sec.pole_kind, sec.halfspace, sec.bnorm)
+        out = parallel_call(polar_batch, np.ascontiguousarray(Gp, dtype=np.float64),
+                            np.ascontiguousarray(H, dtype=np.float64),
+                            np.ascontiguousarray(flat2, dtype=np.float64), self._rho, self._b, sec.wp, sec.tp,
+                            sec.bzpos, want_support, self.flat_dim > 0, sec.k, sec.c1, sec.tau1,
+                            sec.pole_kind, sec.halfspace, sec.bnorm)
         check = out if want_support else out[:, :5]
         if not np.all(np.isfinite(check)):  # pragma: no cover - a bug, not bad input
             raise RuntimeError(f"{self!r}: the projection kernel returned non-finite values; please report "

@@ -173,9 +173,10 @@ class Ellipsoid(Set):
 
     def _support(self, G):
         from ._kernels import ellipsoid_support  # numba, compiled on first use
+        from .parallel import parallel_call
 
         C = np.ascontiguousarray(self._coords(G))
-        return G @ self.center + ellipsoid_support(C, self.radii)
+        return G @ self.center + parallel_call(ellipsoid_support, C, self.radii)
 
     @property
     def radius(self):

@@ -33,6 +33,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from geometry.parallel import configure_threading_layer, parallel_call
+
+configure_threading_layer()  # before any parallel kernel compiles: fork-safe layer
+
 __all__ = ["fwht_rows", "gather_scale_rows", "scale_scatter_rows"]
 
 #: below this many entries the serial kernel is used (thread start-up costs more)
@@ -238,9 +242,9 @@ def fwht_rows(X, support=None):
     if X.size < _PARALLEL_MIN_SIZE:
         _fwht_rows_serial(X, support)
     elif X.shape[0] >= 2:
-        _fwht_rows_parallel(X, support)
+        parallel_call(_fwht_rows_parallel, X, support)
     else:
-        _fwht_one_parallel(X[0], support)
+        parallel_call(_fwht_one_parallel, X[0], support)
     return X
 
 
@@ -285,7 +289,7 @@ def gather_scale_rows(Y, perm, scale):
     """
     _check_permutation_args(Y, perm, scale)
     out = np.empty_like(Y)
-    _gather_scale(Y, perm, scale, out)
+    parallel_call(_gather_scale, Y, perm, scale, out)
     return out
 
 
@@ -296,5 +300,5 @@ def scale_scatter_rows(Y, perm, scale):
     """
     _check_permutation_args(Y, perm, scale)
     out = np.empty_like(Y)
-    _scale_scatter(Y, perm, scale, out)
+    parallel_call(_scale_scatter, Y, perm, scale, out)
     return out
