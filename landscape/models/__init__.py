@@ -5,7 +5,8 @@ Out: objects with ``loss(theta)`` (and gradients), ``n_params`` and an initial `
 Asks: nothing in :mod:`landscape`; :mod:`geometry` for the wells' ellipsoids and cones.
 
 Modules: ``quadratic`` (:class:`QuadraticWell`, exact minimum over a subspace), ``spectra``
-(eigenvalue profiles), ``mlp`` (the numpy MLP), ``datasets`` (teacher-student, digits, IDX /
+(eigenvalue profiles), ``mlp`` (the numpy MLP), ``singular`` (the toy :math:`f(x) = abx`,
+the simplest singular model), ``datasets`` (teacher-student, digits, IDX /
 Fashion-MNIST) and ``torch`` (the PyTorch adapter; optional, imported only on use).
 """
 from .._lazy import attach
@@ -20,6 +21,7 @@ _EXPORTS = {
     "power_law_spectrum": "spectra",
     "two_level_spectrum": "spectra",
     "MLP": "mlp",
+    "ProductRegression": "singular",
     "check_labels": "mlp",
     "Dataset": "datasets",
     "is_batches": "batches",

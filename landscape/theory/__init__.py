@@ -9,7 +9,8 @@ Asks: :mod:`geometry` (public names only) for widths, statistical dimensions and
 Modules: ``hessian`` (Lanczos, stochastic Lanczos quadrature), ``spectral_model`` (a
 quadratic model from a spectrum), ``predict`` (one cone, one level), ``comparison``
 (tables over levels, predicted against measured), ``sublevel_width`` (the Gaussian width of
-the model's own sub-level set, measured by training inside cones).
+the model's own sub-level set, measured by training inside cones), ``local_learning_coefficient``
+(the learning coefficient by SGLD), ``effective_rank`` (effective ranks of a Hessian spectrum).
 """
 from .._lazy import attach
 
@@ -37,6 +38,15 @@ _EXPORTS = {
     "compare": "comparison",
     "SublevelWidth": "sublevel_width",
     "sublevel_width": "sublevel_width",
+    "LearningCoefficient": "local_learning_coefficient",
+    "learning_coefficient": "local_learning_coefficient",
+    "quadratic_learning_coefficient": "local_learning_coefficient",
+    "product_learning_coefficient": "local_learning_coefficient",
+    "NotAtMinimumWarning": "local_learning_coefficient",
+    "ChainDivergenceWarning": "local_learning_coefficient",
+    "ChainDivergenceError": "local_learning_coefficient",
+    "EffectiveRanks": "effective_rank",
+    "effective_ranks": "effective_rank",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS,
