@@ -98,6 +98,9 @@ class MLP:
     (67,)
     """
 
+    #: axis of a weight matrix (n_in, n_out) that indexes output units: the "filters" of loss-landscape views
+    filter_axis = 1
+
     def __init__(self, layer_sizes, activation="tanh"):
         if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
             raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")

@@ -10,7 +10,9 @@ Modules: ``hessian`` (Lanczos, stochastic Lanczos quadrature), ``spectral_model`
 quadratic model from a spectrum), ``predict`` (one cone, one level), ``comparison``
 (tables over levels, predicted against measured), ``sublevel_width`` (the Gaussian width of
 the model's own sub-level set, measured by training inside cones), ``local_learning_coefficient``
-(the learning coefficient by SGLD), ``effective_rank`` (effective ranks of a Hessian spectrum).
+(the learning coefficient by SGLD), ``effective_rank`` (effective ranks of a Hessian spectrum),
+``slices`` (the loss on lines and planes: filter-normalised random directions, the path from
+theta0 to theta*).
 """
 from .._lazy import attach
 
@@ -31,6 +33,12 @@ _EXPORTS = {
     "predicted_success_curve": "predict",
     "cone_of": "predict",
     "level_streams": "predict",
+    "LossSlice": "slices",
+    "random_direction": "slices",
+    "loss_slice": "slices",
+    "loss_slice_1d": "slices",
+    "loss_slice_2d": "slices",
+    "interpolation_slice": "slices",
     "PredictionTable": "comparison",
     "prediction_table": "comparison",
     "calibrated_levels": "comparison",
