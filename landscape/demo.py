@@ -78,10 +78,11 @@ class _Log:
             print(f"[{time.perf_counter() - self.t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
 
 
-def _savefig(ax, path):
+def _savefig(ax, path, *, tight=True):
     fig = ax.figure
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -133,7 +134,8 @@ def _quadratic_part(s, out, seed, log, progress=None):
     L0 = float(well.loss(theta0))
     levels = [f * L0 for f in s.well_levels]
     ds = np.unique(np.linspace(1, D, 41).round().astype(int))
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.6), sharey=True)
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.9), sharey=True, squeeze=False)
+    axes = axes[0]
     rows, curves = [], {}
     for i, (frac, eps) in enumerate(zip(s.well_levels, levels)):
         log(f"quadratic well D={D}: eps = {frac:g} L(theta0): predicting the curve")
@@ -154,13 +156,20 @@ def _quadratic_part(s, out, seed, log, progress=None):
             "max_curve_gap": max_gap, "n_trials": s.well_trials,
         })
         curves[f"{eps:.6g}"] = {"d": ds.tolist(), "measured": emp.rates.tolist(), "predicted": pgrid.tolist()}
-        plot_success_curve(ds, emp.successes, s.well_trials, prediction=pred, ax=axes[i])
-        axes[i].set_title(rf"$\epsilon$ = {frac:g} L($\theta_0$)")
+        plot_success_curve(ds, emp.successes, s.well_trials, prediction=pred, ax=axes[i], legend=False,
+                           label="measured (exact least squares)")
+        axes[i].set_title(rf"$\epsilon$ = {frac:g} L($\theta_0$): $D-\delta$ = {pred.threshold.kinematic:.1f}",
+                          fontsize="medium")
         if i:
             axes[i].set_ylabel("")
+    handles, labels = axes[0].get_legend_handles_labels()
+    keep = [k for k, lab in enumerate(labels) if not lab.startswith("$D")]   # D - delta is in each title
+    fig.legend([handles[k] for k in keep], [labels[k] for k in keep], loc="lower center", ncol=4,
+               fontsize="small", frameon=False)
     fig.suptitle(f"Quadratic well, D = {D}, power-law spectrum: exact least-squares tests vs kinematic formula",
                  fontsize="medium")
-    _savefig(axes[0], os.path.join(out, "quadratic_success_curves.png"))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _savefig(axes[0], os.path.join(out, "quadratic_success_curves.png"), tight=False)
     _write_csv(os.path.join(out, "quadratic_thresholds.csv"), rows)
     _write_json(os.path.join(out, "quadratic_thresholds.json"), {"rows": rows, "curves": curves})
     ax = plot_threshold_vs_eps([r["eps"] for r in rows], [r["predicted"] for r in rows],
@@ -230,14 +239,18 @@ def _network_part(s, out, seed, log, progress, max_workers):
     # the quadratic model gets L(theta0) wrong; calibrate it at the starting point (see
     # landscape.theory.comparison.calibrated_levels) and also record the uncalibrated prediction
     q0 = calibrated_levels(spec0, levels, L0)
-    pred0 = prediction_table(spec0, q0, n_samples=s.net_samples, seed=seed, label="random, t=0")
+    # the whole predicted curve P_s(d) on a log grid of d (the thresholds do not depend on it:
+    # each level's draws come from (seed, level))
+    curve_ds = np.unique(np.round(np.geomspace(1, D, 48)).astype(int))
+    pred0 = prediction_table(spec0, q0, ds=curve_ds, n_samples=s.net_samples, seed=seed, label="random, t=0",
+                             progress=progress)
     # levels at or above L(theta_t) are reached with d = 0 after burn-in: nothing to predict
     below_t = levels < Lt
     predt = None
     if below_t.any():
         qt = calibrated_levels(spect, levels[below_t], Lt)
-        predt = prediction_table(spect, qt, n_samples=s.net_samples, seed=seed,
-                                  label=f"burn-in, t={s.burn_in}")
+        predt = prediction_table(spect, qt, ds=curve_ds, n_samples=s.net_samples, seed=seed,
+                                 label=f"burn-in, t={s.burn_in}", progress=progress)
     raw_ok = levels > spec0.min_loss
     raw0 = prediction_table(spec0, levels[raw_ok], n_samples=s.net_samples, seed=seed,
                              label="random, t=0, uncalibrated")
@@ -256,40 +269,45 @@ def _network_part(s, out, seed, log, progress, max_workers):
     _write_json(os.path.join(out, "network_predictions.json"),
                 {"t=0": pred0.rows(), f"t={s.burn_in}": predt.rows() if predt is not None else [],
                  "t=0 uncalibrated": raw0.rows(),
+                 "curves": {p.label: [{"eps": float(e), "d": c.ds.tolist(), "P_s": c.probability.tolist()}
+                                      for e, c in zip(lv, p.curves)]
+                            for p, lv in ((pred0, levels), (predt, levels[below_t])) if p is not None},
                  "measured_levels": levels.tolist(), "model_loss_at_theta0": spec0.loss_at_theta0,
                  "model_loss_at_theta_t": spect.loss_at_theta0,
                  "spectral_model": {"D": D, "n_groups": spec0.n_groups, "n_clipped": spec0.n_clipped,
                                     "most_negative": spec0.most_negative, "min_loss": L_star}})
 
-    # figures: measured success curves with predicted thresholds, per level
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.6), sharey=True)
+    # figures: measured success rates (points) and predicted curves (lines), per level
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 4.2), sharey=True, squeeze=False)
+    axes = axes[0]
     for i, eps in enumerate(levels):
         ax = axes[i]
-        for t, pred, color in ((0, pred0, "tab:blue"), (s.burn_in, predt, "tab:orange")):
-            if pred is None:
-                continue
+        for t, pred, lv, color in ((0, pred0, levels, "tab:blue"), (s.burn_in, predt, levels[below_t], "tab:orange")):
             cur = success_probability(table, "train_loss", float(eps), kind="random", t=t)
             shift = 1.0 if t == 0 else 1.06   # side by side, not on top of each other
+            j = np.flatnonzero(np.abs(lv - eps) < 1e-12) if pred is not None else []
             plot_success_curve(cur.ds * shift, cur.successes, cur.n_trials, log_d=True, ax=ax, color=color,
-                               label=f"measured, t={t}")
-            match = [r for r in comp.rows if abs(r["eps"] - eps) < 1e-12 and r["label"] == pred.label]
-            if match:
-                ax.axvline(max(match[0]["predicted"], 1), color=color, ls="--", lw=1,
-                           label=rf"predicted $D-\delta$, t={t}")
-        ax.legend(fontsize="x-small")
+                               label=f"measured, t={t}", prediction=pred.curves[j[0]] if len(j) else None,
+                               prediction_label=f"predicted (calibrated model), t={t}", details=False,
+                               legend=False)
         ax.set_title(rf"$L \leq$ {eps:.3f} ($L^*$ = {L_star:.3f})", fontsize="medium")
         if i:
             ax.set_ylabel("")
-    fig.suptitle(f"Digits MLP, D = {D}: subspace training ({s.seeds} seeds per d)", fontsize="medium")
-    _savefig(axes[0], os.path.join(out, "network_success_curves.png"))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize="small", frameon=False)
+    fig.suptitle(f"Digits MLP, D = {D}: subspace training ({s.seeds} seeds per d) against the predicted "
+                 "P_s(d)", fontsize="medium")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    _savefig(axes[0], os.path.join(out, "network_success_curves.png"), tight=False)
     _savefig(comp.plot(), os.path.join(out, "network_predicted_vs_measured.png"))
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
-    top = spec0.eigenvalues[: s.lanczos_k]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    top = spec0.raw_eigenvalues[: s.lanczos_k]
     plot_spectrum(top, ax=a1, label=f"top {s.lanczos_k} (Lanczos)")
     a1.set_title(r"Hessian at $\theta^*$: top eigenvalues")
-    plot_spectrum(spec0.eigenvalues, weights=spec0.multiplicities, ax=a2, label="grouped (Lanczos + SLQ)")
-    a2.set_title(f"grouped spectrum ({spec0.n_groups} groups)")
+    # every eigenvalue, the negative ones too (the model clips them to 0; a symmetric-log axis shows them)
+    plot_spectrum(spec0.raw_eigenvalues, weights=spec0.multiplicities, ax=a2, label="Lanczos + SLQ groups")
+    a2.set_title(f"whole spectrum ({spec0.n_groups} groups)")
     _savefig(a1, os.path.join(out, "network_hessian_spectrum.png"))
     return {"D": D, "L_star": L_star, "L0": L0, "Lt": Lt, "levels": levels.tolist(), "comparison": comp,
             "raw": raw, "model_L0": spec0.loss_at_theta0, "model_Lt": spect.loss_at_theta0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "plot_loss_slice",
     "plot_success_curve",
     "plot_threshold_vs_eps",
     "plot_sublevel_set_2d",
@@ -45,7 +46,9 @@ def _errors_from_ci(values, ci):
 
 
 def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, gordon=None,
-                       almt_window=None, log_d=False, label="measured", ax=None, color=None):
+                       almt_window=None, log_d=False, label="measured", ax=None, color=None,
+                       prediction_label="predicted (kinematic formula)", prediction_color=None,
+                       details=True, legend=True):
     r"""Success probability :math:`P_s(d)` against the training dimension d.
 
     Parameters
@@ -63,6 +66,16 @@ def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, go
     log_d : bool
         Logarithmic d axis (for network sweeps over powers of two).
     ax : matplotlib Axes, optional
+    color : color, optional
+        Of the measured points.
+    prediction_label, prediction_color : optional
+        Label and colour of the predicted curve (default: a colour of its own, so that
+        prediction and measurement never share one).
+    details : bool
+        Also draw the prediction's :math:`D - \delta` line, ALMT window and Gordon region
+        (False: the curve and its band only, e.g. for several curves on one Axes).
+    legend : bool
+        Draw a legend (outside the Axes, to the right, so it never hides the curves).
 
     Returns
     -------
@@ -70,18 +83,20 @@ def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, go
     """
     ax = _axes(ax)
     if prediction is not None:
-        line, = ax.plot(prediction.ds, prediction.probability, "-", color=color,
-                        label=r"predicted (kinematic formula)")
+        if prediction_color is None:
+            prediction_color = "0.15" if color is None else _darker(color)
+        line, = ax.plot(prediction.ds, prediction.probability, "-", color=prediction_color,
+                        label=prediction_label)
         lo, hi = prediction.band
         ax.fill_between(prediction.ds, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
         thr = prediction.threshold
-        ax.axvline(thr.kinematic, color=line.get_color(), ls="--", lw=1,
-                   label=rf"$D-\delta$ = {thr.kinematic:.0f}")
-        if gordon is None:
-            gordon = thr.gordon
-        if almt_window is None:
-            almt_window = thr.kinematic_window
-        color = line.get_color()
+        if details:
+            ax.axvline(thr.kinematic, color=line.get_color(), ls="--", lw=1,
+                       label=rf"$D-\delta$ = {thr.kinematic:.0f}")
+            if gordon is None:
+                gordon = thr.gordon
+            if almt_window is None:
+                almt_window = thr.kinematic_window
     if almt_window is not None:
         ax.axvspan(almt_window[0], almt_window[1], color="0.85", zorder=0, label="ALMT window")
     if gordon is not None and gordon > 0:
@@ -91,14 +106,30 @@ def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, go
         if n_trials is None:
             raise ValueError("n_trials is required with successes")
         p, lo, hi = _rate_and_ci(successes, n_trials)
-        ax.errorbar(ds, p, yerr=[p - lo, hi - p], fmt="o", ms=4, capsize=2, color=color, label=label)
+        ax.errorbar(ds, p, yerr=[p - lo, hi - p], fmt="o", ms=4, capsize=2, color=color, label=label,
+                    zorder=3)
     if log_d:
         ax.set_xscale("log", base=2)
     ax.set_xlabel("training dimension d")
     ax.set_ylabel(r"success probability $P_s(d)$")
     ax.set_ylim(-0.03, 1.03)
-    ax.legend(fontsize="small")
+    if legend:
+        _outside_legend(ax)
     return ax
+
+
+def _darker(color):
+    """A darker shade of ``color`` (the prediction beside measured points of that colour)."""
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(color)
+    return (0.55 * r, 0.55 * g, 0.55 * b)
+
+
+def _outside_legend(ax, **kwargs):
+    """The legend to the right of the Axes, where it cannot hide data."""
+    return ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     **kwargs)
 
 
 def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None, measured_ci=None,
@@ -124,7 +155,12 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
             err = 2 * np.asarray(predicted_err, float)
             ax.fill_between(eps, predicted - err, predicted + err, alpha=0.2, lw=0)
     if gordon is not None:
-        ax.plot(eps, gordon, ":", color="0.3", label="Gordon lower bound")
+        gordon = np.asarray(gordon, float)
+        label = "Gordon lower bound"
+        if np.all(gordon == 0):
+            # not a missing line: the bound is 0 at every level (w^2 close to D, wide cones)
+            label = "Gordon lower bound: 0 at every level\n(it guarantees nothing here: $w^2 \\approx D$)"
+        ax.plot(eps, gordon, ":", color="0.3", label=label)
     if measured is not None:
         measured = np.asarray(measured, float)
         ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, measured_ci), fmt="o", capsize=2,
@@ -135,22 +171,146 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
     return ax
 
 
-def plot_sublevel_set_2d(well, theta0, eps, *, direction=None, levels=None, extent=None, ax=None):
-    r"""Two-dimensional picture: loss contours, the sub-level set :math:`S(\epsilon)`,
-    :math:`\theta_0` and a line through it.
+def plot_loss_slice(loss_slice, eps=None, *, levels=12, log=False, ax=None, color=None, label=None):
+    r"""A loss slice (:mod:`landscape.theory.slices`) with the sub-level set :math:`\{L \le \epsilon\}` on it.
+
+    A line: the loss against :math:`\alpha`, the level :math:`\epsilon` dashed and the
+    part of the line inside the sub-level set shaded. A plane: loss contours, the sub-level
+    set filled and outlined at :math:`\epsilon`. The slice's marks (the centre,
+    :math:`\theta_0`, :math:`\theta^*`) are drawn as points.
 
     Parameters
     ----------
-    well : QuadraticWell of dimension 2
-    theta0 : array_like of shape (2,)
-    eps : float
-    direction : array_like of shape (2,), optional
-        Direction of the one-dimensional subspace through theta0 (default: random, seed 0).
+    loss_slice : LossSlice
+    eps : float, optional
+        The level of the sub-level set.
+    levels : int or array_like
+        Contour levels of a plane (a number, or the values).
+    log : bool
+        Logarithmic loss axis (a line) or logarithmically spaced contour levels (a plane).
+    ax : matplotlib Axes, optional
+    color, label : optional
+        Of a line's curve.
+
+    Returns
+    -------
+    ax : matplotlib Axes
     """
+    from .theory.slices import LossSlice
+
+    if not isinstance(loss_slice, LossSlice):
+        raise TypeError(f"loss_slice must be a LossSlice (landscape.theory.slices), got {type(loss_slice).__name__}")
     ax = _axes(ax)
+    Z = loss_slice.losses
+    if loss_slice.ndim == 1:
+        a = loss_slice.coords[0]
+        line, = ax.plot(a, Z, "-", color=color, label=label or "loss")
+        if eps is not None:
+            ax.axhline(eps, ls="--", color="tab:green", lw=1, label=rf"$\epsilon$ = {eps:.4g}")
+            inside = Z <= eps
+            if inside.any():
+                ax.fill_between(a, np.nanmin(Z[np.isfinite(Z)]), Z, where=inside, color="tab:green", alpha=0.3,
+                                lw=0, label=r"$L \leq \epsilon$")
+        for name, (x,) in loss_slice.marks.items():
+            y = float(np.interp(x, a, Z))
+            ax.plot([x], [y], "o", color="k", ms=5)
+            ax.annotate("centre" if name == "center" else name, (x, y), textcoords="offset points",
+                        xytext=(4, 6), fontsize="small")
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel(loss_slice.labels[0])
+        ax.set_ylabel(r"loss $L$")
+        ax.legend(fontsize="small")
+        return ax
+    A, B = np.meshgrid(*loss_slice.coords)
+    finite = Z[np.isfinite(Z)]
+    if np.ndim(levels) == 0:
+        n = int(levels)
+        if log and finite.size and finite.min() > 0:
+            levels = np.geomspace(finite.min(), finite.max(), n)
+        else:
+            levels = np.linspace(finite.min(), finite.max(), n) if finite.size else n
+    ax.contour(A, B, Z, levels=levels, colors="0.7", linewidths=0.6)
+    if eps is not None:
+        ax.contourf(A, B, Z, levels=[-np.inf, eps], colors=["tab:green"], alpha=0.35)
+        ax.contour(A, B, Z, levels=[eps], colors=["tab:green"], linewidths=1.5)
+        ax.plot([], [], "s", color="tab:green", alpha=0.5, label=rf"$L \leq {eps:.4g}$")
+    for name, (x, y) in loss_slice.marks.items():
+        ax.plot([x], [y], "*" if "*" in name else "o", color="k", ms=7,
+                label="centre" if name == "center" else name)
+    ax.set_xlabel(loss_slice.labels[0])
+    ax.set_ylabel(loss_slice.labels[1])
+    ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+def plot_sublevel_set_2d(source, theta0=None, eps=None, *, direction=None, levels=None, extent=None, ax=None,
+                         seed=0):
+    r"""The sub-level set :math:`S(\epsilon) = \{L \le \epsilon\}` in a plane, for any model.
+
+    * ``source`` a quadratic well of dimension 2: the plane itself, with loss contours,
+      :math:`S(\epsilon)`, :math:`\theta_0`, :math:`\theta^*` and a random line through
+      :math:`\theta_0` (a subspace of dimension d = 1).
+    * a quadratic well of any dimension: the plane through :math:`\theta_0` and
+      :math:`\theta^*` spanned by :math:`\theta^* - \theta_0` and a random direction
+      orthogonal to it, of the same length
+      (:func:`landscape.theory.slices.interpolation_slice`).
+    * a 2-D :class:`landscape.theory.slices.LossSlice` of any model (a network's plane from
+      ``loss_slice_2d`` or ``interpolation_slice(..., direction=...)``): drawn as it is.
+
+    Parameters
+    ----------
+    source : QuadraticWell or LossSlice
+    theta0 : array_like of shape (D,), optional
+        The starting point (wells).
+    eps : float
+        The level.
+    direction : array_like, optional
+        The random line's direction (2-D well) or the plane's second direction (a well of
+        higher dimension); default: random from ``seed``.
+    levels : int or array_like, optional
+        Loss contours.
+    extent : (xmin, xmax, ymin, ymax), optional
+        Of a 2-D well's picture.
+    ax : matplotlib Axes, optional
+    seed : int
+        Of the random direction.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from .theory.slices import LossSlice, interpolation_slice
+
+    if eps is None:
+        raise TypeError("plot_sublevel_set_2d needs eps (the level of the sub-level set)")
+    if isinstance(source, LossSlice):
+        if source.ndim != 2:
+            raise ValueError("plot_sublevel_set_2d needs a 2-D LossSlice (loss_slice_2d or interpolation_slice "
+                             "with a direction)")
+        ax = plot_loss_slice(source, eps=eps, levels=12 if levels is None else levels, ax=ax)
+        ax.set_title(rf"sub-level set $L \leq {eps:g}$")
+        return ax
+    if not (hasattr(source, "minimum") and hasattr(source, "loss") and hasattr(source, "dim")):
+        raise TypeError("source must be a quadratic well or a 2-D LossSlice (for a network: "
+                        f"landscape.theory.slices.loss_slice_2d), got {type(source).__name__}")
+    well = source
     theta0 = np.asarray(theta0, float)
-    if well.dim != 2 or theta0.shape != (2,):
-        raise ValueError("plot_sublevel_set_2d needs a well of dimension 2 and theta0 of shape (2,)")
+    if theta0.shape != (well.dim,):
+        raise ValueError(f"theta0 must have shape ({well.dim},), got {theta0.shape}")
+    if well.dim > 2:
+        path = np.asarray(well.minimum, float) - theta0
+        u = np.random.default_rng(seed).standard_normal(well.dim) if direction is None \
+            else np.asarray(direction, float).copy()
+        u -= (u @ path) / max(path @ path, 1e-300) * path
+        u *= np.linalg.norm(path) / max(np.linalg.norm(u), 1e-300)
+        plane = interpolation_slice(well, theta0, well.minimum, alphas=np.linspace(-0.5, 1.5, 121),
+                                    direction=u, betas=np.linspace(-1.0, 1.0, 121), progress=False)
+        ax = plot_loss_slice(plane, eps=eps, levels=12 if levels is None else levels, ax=ax)
+        ax.set_title(rf"sub-level set $L \leq {eps:g}$ in the plane of $\theta_0$, $\theta^*$ and a random direction",
+                     fontsize="medium")
+        return ax
+    ax = _axes(ax)
     centre = np.asarray(well.minimum, float)
     if extent is None:
         span = 1.5 * max(np.linalg.norm(theta0 - centre), 1e-3)
@@ -163,7 +323,7 @@ def plot_sublevel_set_2d(well, theta0, eps, *, direction=None, levels=None, exte
     ax.contourf(X, Y, Z, levels=[-np.inf, eps], colors=["tab:green"], alpha=0.35)
     ax.contour(X, Y, Z, levels=[eps], colors=["tab:green"])
     if direction is None:
-        direction = np.random.default_rng(0).standard_normal(2)
+        direction = np.random.default_rng(seed).standard_normal(2)
     u = np.asarray(direction, float)
     u = u / np.linalg.norm(u)
     t = np.linspace(-3, 3, 2) * max(extent[1] - extent[0], extent[3] - extent[2])
@@ -180,8 +340,13 @@ def plot_sublevel_set_2d(well, theta0, eps, *, direction=None, levels=None, exte
     return ax
 
 
-def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, label=None):
-    r"""Hessian spectrum: sorted eigenvalues (log scale), or a density (grid, values).
+def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, label=None, linthresh=None):
+    r"""Hessian spectrum: sorted eigenvalues against their rank, or a density (grid, values).
+
+    Every eigenvalue is drawn: with only positive ones the axes are logarithmic; when some
+    are zero or negative (a trained :math:`\theta^*` is rarely an exact minimum) the
+    eigenvalue axis is symmetric-logarithmic (linear within ``linthresh`` of 0) so the
+    negative ones show, and the legend counts them.
 
     Parameters
     ----------
@@ -191,6 +356,9 @@ def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, labe
         Multiplicities of grouped eigenvalues (drawn as a weighted rank plot).
     density : (grid, values), optional
         A smoothed spectral density, e.g. from stochastic Lanczos quadrature.
+    linthresh : float, optional
+        Linear range of the symmetric-log axis (default: the smallest nonzero |eigenvalue|,
+        at least 1e-6 of the largest).
     """
     ax = _axes(ax)
     if density is not None:
@@ -200,14 +368,26 @@ def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, labe
         ax.set_ylabel("density")
         ax.set_yscale("log")
     elif eigenvalues is not None:
-        lam = np.sort(np.asarray(eigenvalues, float))[::-1]
-        if weights is None:
-            rank = np.arange(1, lam.size + 1)
+        raw = np.asarray(eigenvalues, float)
+        order = np.argsort(raw, kind="stable")[::-1]
+        lam = raw[order]
+        w = np.ones(lam.size) if weights is None else np.asarray(weights, float)[order]
+        rank = np.cumsum(w)
+        n_neg = int(w[lam < 0].sum())
+        text = label or "eigenvalues"
+        if n_neg:
+            text += f" ({n_neg:g} of {w.sum():g} negative)"
+        ax.plot(rank, lam, ".", label=text)
+        ax.set_xscale("log")
+        if np.all(lam > 0):
+            ax.set_yscale("log")
         else:
-            w = np.asarray(weights, float)[np.argsort(np.asarray(eigenvalues, float))[::-1]]
-            rank = np.cumsum(w)
-        pos = lam > 0
-        ax.loglog(rank[pos], lam[pos], ".", label=label or "eigenvalues")
+            nz = np.abs(lam[lam != 0])
+            top = float(np.abs(lam).max()) if lam.size else 1.0
+            if linthresh is None:
+                linthresh = max(float(nz.min()) if nz.size else top, 1e-6 * top, 1e-300)
+            ax.set_yscale("symlog", linthresh=linthresh)
+            ax.axhline(0.0, color="0.6", lw=0.8)
         ax.set_xlabel("rank i")
         ax.set_ylabel(r"eigenvalue $\lambda_i$")
     else:
@@ -218,37 +398,81 @@ def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, labe
 
 def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measured_ci=None,
                                labels=None, ax=None):
-    r"""Scatter of predicted against measured :math:`d^*` with the diagonal."""
+    r"""Scatter of predicted against measured :math:`d^*` with the diagonal.
+
+    x error bars: the measured intervals (``measured_ci``, e.g. the bootstrap interval
+    widened to the tested d around the crossing); y error bars: two standard errors of the
+    prediction. Over a wide range the axes are logarithmic; when a value is 0 (a prediction
+    that every subspace succeeds) they are symmetric-logarithmic, linear below 1, so the
+    point stays on the figure.
+    """
     ax = _axes(ax)
     predicted = np.asarray(predicted, float)
     measured = np.asarray(measured, float)
+    shown = np.isfinite(predicted) & np.isfinite(measured)   # a d* above the tested range has no place
+    if not shown.all():
+        predicted, measured = predicted[shown], measured[shown]
+        measured_ci = None if measured_ci is None else np.asarray(measured_ci, float)[shown]
+        predicted_err = None if predicted_err is None else np.asarray(predicted_err, float)[shown]
+        labels = None if labels is None else [lab for lab, k in zip(labels, shown) if k]
+    if measured_ci is not None:
+        c = np.array(measured_ci, float)
+        # an open end (a threshold above the tested range) gets no bar on that side
+        measured_ci = np.where(np.isfinite(c), c, measured[:, None])
     xerr = _errors_from_ci(measured, measured_ci)
     yerr = None if predicted_err is None else 2 * np.asarray(predicted_err, float)
-    ax.errorbar(measured, predicted, xerr=xerr, yerr=yerr, fmt="o", capsize=2)
+    ax.errorbar(measured, predicted, xerr=xerr, yerr=yerr, fmt="o", capsize=2, label=r"$d^*$ (bars: 95%)")
     if labels is not None:
         for x, y, s in zip(measured, predicted, labels):
             ax.annotate(str(s), (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
-    finite = np.concatenate([predicted[np.isfinite(predicted)], measured[np.isfinite(measured)]])
+    values = np.concatenate([predicted, measured])
+    finite = values[np.isfinite(values)]
     if finite.size:
-        lo, hi = max(finite.min() * 0.8, 1e-9), finite.max() * 1.25
-        ax.plot([lo, hi], [lo, hi], "--", color="0.5", label="predicted = measured")
-        if lo > 0 and hi / lo > 20:
+        positive = finite[finite > 0]
+        hi = finite.max() * 1.25
+        wide = positive.size and hi / positive.min() > 20
+        if wide and np.all(finite > 0):
+            lo = positive.min() * 0.8
             ax.set_xscale("log")
             ax.set_yscale("log")
+        elif wide:
+            lo = 0.0
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_yscale("symlog", linthresh=1.0)
+        else:
+            lo = max(min(finite.min() * 0.8, finite.min() - 1.0), 0.0)
+        ax.plot([lo, hi], [lo, hi], "--", color="0.5", label="predicted = measured")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
     ax.set_xlabel(r"measured $d^*$")
     ax.set_ylabel(r"predicted $d^*$")
     ax.legend(fontsize="small")
     return ax
 
 
-def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=None, ax=None):
-    r"""Threshold :math:`d^*` against the number of burn-in steps t."""
+def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=None, log=False, ax=None):
+    r"""Threshold :math:`d^*` against the number of burn-in steps t.
+
+    Parameters
+    ----------
+    log : bool
+        Logarithmic d* axis (base 2). It is symmetric-logarithmic, linear below 1, so that
+        :math:`d^* = 0` (the burn-in point is already in the sub-level set) stays on the
+        figure, marked and labelled, instead of being dropped.
+    """
     ax = _axes(ax)
     t = np.asarray(burn_in_steps, float)
     y = np.asarray(thresholds, float)
     ax.errorbar(t, y, yerr=_errors_from_ci(y, ci), fmt="o-", capsize=2, label=r"measured $d^*$")
+    zero = y == 0
+    if zero.any():
+        ax.plot(t[zero], y[zero], "v", ms=9, mfc="none", color="tab:red",
+                label=r"$d^* = 0$: $\theta_t$ already in $S(\epsilon)$")
     if predicted is not None:
         ax.plot(t, predicted, "s--", label=r"predicted $D-\delta$")
+    if log:
+        ax.set_yscale("symlog", base=2, linthresh=1.0)
+        ax.set_ylim(bottom=-0.1 if zero.any() else None)
     ax.set_xlabel("burn-in steps t")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")

@@ -231,10 +231,18 @@ class Comparison:
         return "\n".join(lines)
 
     def plot(self, ax=None):
-        """Measured against predicted :math:`d^*` (see :func:`landscape.plots.plot_predicted_vs_measured`)."""
+        """Measured against predicted :math:`d^*` (see :func:`landscape.plots.plot_predicted_vs_measured`).
+
+        The x error bar of a measured :math:`d^*` spans its bootstrap interval and the tested
+        dimensions around the crossing (``bracket_low``, ``bracket_high``): when every seed
+        crosses between the same two tested d the bootstrap interval collapses to a point,
+        and the bracket is what the data can resolve.
+        """
         from ..plots import plot_predicted_vs_measured
 
-        ci = np.column_stack([self.column("measured_low"), self.column("measured_high")])
+        low = np.fmin(self.column("measured_low"), self.column("bracket_low"))
+        high = np.fmax(self.column("measured_high"), self.column("bracket_high"))
+        ci = np.column_stack([low, high])
         labels = [f"{r['label']}, ε={r['eps']:.3g}" for r in self.rows]
         return plot_predicted_vs_measured(self.column("predicted"), self.column("measured"),
                                           predicted_err=self.column("predicted_stderr"),

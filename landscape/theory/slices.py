@@ -76,7 +76,8 @@ class LossSlice:
     labels : tuple of str
         Axis labels.
     marks : dict
-        Named points in slice coordinates (e.g. ``{"theta*": (1.0,)}``), drawn by the plots.
+        Named points in slice coordinates (e.g. ``{"theta*": (1.0,)}``), drawn by
+        :func:`landscape.plots.plot_loss_slice`, which draws the slice.
     kind : str
         ``"random"``, ``"interpolation"`` or ``"given"``.
     """
@@ -104,12 +105,6 @@ class LossSlice:
     def sublevel_fraction(self, eps):
         r"""Fraction of the grid points in the sub-level set :math:`\{L \le \epsilon\}`."""
         return float(np.mean(self.losses <= float(eps)))
-
-    def plot(self, eps=None, ax=None, **kwargs):
-        """Draw the slice (see :func:`landscape.plots.plot_loss_slice`); returns the Axes."""
-        from ..plots import plot_loss_slice
-
-        return plot_loss_slice(self, eps=eps, ax=ax, **kwargs)
 
     def __repr__(self):
         shape = "x".join(str(len(c)) for c in self.coords)
@@ -261,8 +256,8 @@ def loss_slice(model, center, directions, grid, X=None, y=None, *, executor=None
     if k == 1:
         coords = (as_float_array(grid, "grid", ndim=1),)
     else:
-        if not isinstance(grid, (tuple, list)) or len(grid) != 2:
-            raise TypeError("grid must be a pair (alphas, betas) for a plane (two directions)")
+        if not isinstance(grid, (tuple, list)) or len(grid) != 2 or np.ndim(grid[0]) != 1 or np.ndim(grid[1]) != 1:
+            raise TypeError("grid must be a pair (alphas, betas) of 1-D arrays for a plane (two directions)")
         coords = (as_float_array(grid[0], "grid[0] (alphas)", ndim=1),
                   as_float_array(grid[1], "grid[1] (betas)", ndim=1))
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)

@@ -77,6 +77,8 @@ class SpectralModel:
     ----------
     eigenvalues, multiplicities, offsets : ndarray
         After clipping (groups are kept in the given order).
+    raw_eigenvalues : ndarray
+        The eigenvalues as given, negative ones included (for figures of the spectrum).
     D : int
     n_groups : int
     min_loss : float
@@ -119,6 +121,7 @@ class SpectralModel:
         neg = lam < -1e-10 * max(float(np.abs(lam).max()), 1e-300)
         self.n_clipped = int(m[neg].sum())
         self.most_negative = float(lam.min()) if neg.any() else 0.0
+        self.raw_eigenvalues = lam  # before clipping: what the spectrum figures show
         self.eigenvalues = np.maximum(lam, 0.0)
         self.multiplicities = m
         self.offsets = b
