@@ -213,22 +213,25 @@ def cone_descent(obj, project, x0, eps, *, optimizer, lr, steps, check_every, ba
     return ConeTest(False, x, k, f, False)
 
 
-def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter):
+def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter, guess=None):
     r"""The largest certified :math:`\cos\alpha` such that :math:`\theta_0 + C(g, \alpha)` meets
     :math:`S(\epsilon)`, by bisection.
 
     The bracket starts at :math:`[\cos\angle(x_s, g), 1]` with :math:`x_s` a known point of
-    the sub-level set (relative to :math:`\theta_0`). Each test at the midpoint c starts
-    from the projection of the last certificate onto :math:`C(g, \arccos c)`; a success
-    raises the lower end to the certificate's own cosine (at least c), a failure lowers the
-    upper end to c. Stops when the bracket is narrower than ``tol`` or after ``max_tests``.
+    the sub-level set (relative to :math:`\theta_0`). Each test at a value c starts from the
+    projection of the last certificate onto :math:`C(g, \arccos c)`; a success raises the
+    lower end to the certificate's own cosine (at least c), a failure lowers the upper end
+    to c. The tests are at the midpoint of the bracket; with a ``guess``, the first test is
+    at the guess and the next ones gallop away from it (steps of 2 tol, 4 tol, ...) until the
+    outcome changes, then bisect. Stops when the bracket is narrower than ``tol`` or after
+    ``max_tests``.
 
     Returns
     -------
     dict
         ``cos_low`` (certified), ``cos_high`` (bracket end; not certified), ``certificate``
         (the point x, relative to theta0), ``steps``, ``tests`` (list of [c, success, steps]),
-        ``n_diverged``.
+        ``n_diverged``, ``g_norm``.
     """
     gnorm = float(np.linalg.norm(g))
     u = g / gnorm
@@ -236,8 +239,21 @@ def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter):
     lo = float(cert @ u) / float(np.linalg.norm(cert))
     hi = 1.0
     tests, steps, n_div = [], 0, 0
+    # gallop: None (bisect), "first" (test the guess), "up" or "down" (step away from it)
+    gallop = "first" if guess is not None and lo < guess < hi else None
+    h = 2.0 * tol
     while hi - lo > tol and len(tests) < max_tests:
-        c = 0.5 * (lo + hi)
+        mid = 0.5 * (lo + hi)
+        if gallop == "first":
+            c = float(guess)
+        elif gallop == "up":
+            c = lo + h
+        elif gallop == "down":
+            c = hi - h
+        else:
+            c = mid
+        if not lo < c < hi:
+            gallop, c = None, mid
         s = np.sqrt(max(1.0 - c * c, 0.0))
 
         def project(x, c=c, s=s):
@@ -254,7 +270,11 @@ def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter):
             lo = max(lo, min(cos_x, 1.0))
             if lo >= hi:  # an earlier failure was the optimiser's, not the set's: reopen
                 hi = 1.0
+            gallop = {"first": "up", "up": "up"}.get(gallop)
         else:
             hi = c
+            gallop = {"first": "down", "down": "down"}.get(gallop)
+        if gallop in ("up", "down") and len(tests) > 1:
+            h *= 2.0
     return {"cos_low": lo, "cos_high": hi, "certificate": cert, "steps": steps, "tests": tests,
             "n_diverged": n_div, "g_norm": gnorm}
