@@ -50,6 +50,7 @@ class DemoSettings:
     slq_probes: int = 8
     slq_steps: int = 60
     net_samples: int = 2000
+    width_samples: int = 12
 
     @classmethod
     def full(cls):
@@ -61,7 +62,7 @@ class DemoSettings:
         return cls(well_dim=120, well_levels=(0.2, 0.5), well_trials=60, well_samples=600,
                    hidden=(8,), steps=100, seeds=2, ds=(8, 32, 128, 512), burn_in=5,
                    level_fractions=(0.1, 0.2), lanczos_k=8, slq_probes=4, slq_steps=30,
-                   net_samples=400)
+                   net_samples=400, width_samples=3)
 
 
 class _Log:
@@ -264,6 +265,8 @@ def _network_part(s, out, seed, log, progress, max_workers):
                              label=f"burn-in, t={s.burn_in}"))
     comp = Comparison.concat(parts)
     raw = compare(raw0, table, kind="random", t=0, label="random, t=0, uncalibrated model")
+    widths = _direct_widths(s, model, data, proto, {0: theta0, s.burn_in: theta_t}, levels, comp, out, seed,
+                            log, progress, max_workers)
     comp.to_csv(os.path.join(out, "network_comparison.csv"))
     comp.to_json(os.path.join(out, "network_comparison.json"))
     _write_json(os.path.join(out, "network_predictions.json"),
@@ -272,6 +275,7 @@ def _network_part(s, out, seed, log, progress, max_workers):
                  "curves": {p.label: [{"eps": float(e), "d": c.ds.tolist(), "P_s": c.probability.tolist()}
                                       for e, c in zip(lv, p.curves)]
                             for p, lv in ((pred0, levels), (predt, levels[below_t])) if p is not None},
+                 "direct_widths": widths,
                  "measured_levels": levels.tolist(), "model_loss_at_theta0": spec0.loss_at_theta0,
                  "model_loss_at_theta_t": spect.loss_at_theta0,
                  "spectral_model": {"D": D, "n_groups": spec0.n_groups, "n_clipped": spec0.n_clipped,
@@ -314,6 +318,51 @@ def _network_part(s, out, seed, log, progress, max_workers):
             "spectral": spec0, "n_runs": len(table), "full_train_acc": float(full.metrics["train_acc"])}
 
 
+def _direct_widths(s, model, data, proto, starts, levels, comp, out, seed, log, progress, max_workers):
+    """D - w^2 from the direct width of the real sub-level set (no model, no calibration), into
+    the comparison rows (``direct``, ``direct_stderr``, ``direct_ratio`` = measured / direct)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from .theory.sublevel_width import sublevel_width
+
+    X, y = data.X_train, data.y_train
+    cone_proto = dict(optimizer=proto["optimizer"], lr=proto["lr"], batch_size=proto["batch_size"],
+                      steps=proto["steps"])
+    found = {}
+    n = max(1, min(max_workers or os.cpu_count() or 1, s.width_samples))
+    with cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as ex:
+        for t, theta_s in starts.items():
+            L_s = float(model.loss(theta_s, X, y))
+            for i, eps in enumerate(levels):
+                if eps >= L_s:
+                    continue
+                log(f"direct width of S(eps = {eps:.4g}) from theta_{t}: {s.width_samples} directions")
+                found[(t, float(eps))] = sublevel_width(
+                    model, float(eps), theta_s, data=data, n_samples=s.width_samples, seed=seed, executor=ex,
+                    progress=progress, store=os.path.join(out, "widths", f"t{t}-level{i}"), **cone_proto)
+    for r in comp.rows:
+        t = 0 if r["label"].startswith("random") else s.burn_in
+        res = next((v for (tt, e), v in found.items() if tt == t and abs(e - r["eps"]) <= 1e-12 * abs(e)), None)
+        r["direct"] = None if res is None else float(res.threshold.value)
+        r["direct_stderr"] = None if res is None else float(res.threshold.stderr)
+        r["direct_ratio"] = (None if res is None or not res.threshold.value > 0
+                             else float(r["measured"] / res.threshold.value))
+    return [{"t": t, **res.as_dict()} for (t, _), res in found.items()]
+
+
+def _direct_reading(comp):
+    """One sentence on measured / direct."""
+    ratios = [r["direct_ratio"] for r in comp.rows if r.get("direct_ratio") is not None
+              and np.isfinite(r["direct_ratio"])]
+    if not ratios:
+        return "(no direct width: every level lies above the loss at the starting point)"
+    lo, hi = min(ratios), max(ratios)
+    side = "above" if lo > 1 else "below" if hi < 1 else "on both sides of"
+    return (f"Direct width: measured d* / (D - w^2) ranges from {lo:.2f} to {hi:.2f}; the measured thresholds "
+            f"lie {side} Gordon's D - w^2 of the real sub-level set.")
+
+
 # ------------------------------------------------------------------------ report
 def _report(out, s, quad, net, seconds):
     lines = ["# dof-geometry demo report", "",
@@ -353,8 +402,14 @@ def _report(out, s, quad, net, seconds):
               f"{net['L0']:.3g} (and at theta_t {net['model_Lt']:.3g} instead of {net['Lt']:.3g}). The predictions "
               "below use the model calibrated at the starting point (Hessian rescaled so that the model "
               "reproduces the measured loss there; `landscape.theory.comparison.calibrated_levels`): a level eps is "
-              "predicted at the same fraction of the loss drop under the model. Column eps is the measured level.", "",
+              "predicted at the same fraction of the loss drop under the model. Column eps is the measured level. "
+              "Column 'direct D - w^2' needs no model and no calibration: the Gaussian width w of the directions "
+              "from the starting point into the network's own sub-level set, measured by training inside "
+              f"circular cones (`landscape.sublevel_width`, {s.width_samples} Gaussian directions, each cone test "
+              "with the sweep's optimizer and budget; each value a certified lower bound on w, so D - w^2 errs "
+              "high). Gordon's theorem makes D - w^2 a lower bound on d*, tight for convex sets.", "",
               comp.to_markdown(), "",
+              _direct_reading(comp), "",
               "Without calibration (the raw quadratic model at the same absolute levels):", "",
               net["raw"].to_markdown() if len(net["raw"]) else "(every level lies above the model's loss at theta0)", "",
               "![success curves](network_success_curves.png)", "",

@@ -15,6 +15,7 @@ __all__ = [
     "plot_spectrum",
     "plot_predicted_vs_measured",
     "plot_threshold_vs_burn_in",
+    "plot_threshold_predictions",
 ]
 
 
@@ -474,6 +475,52 @@ def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=N
         ax.set_yscale("symlog", base=2, linthresh=1.0)
         ax.set_ylim(bottom=-0.1 if zero.any() else None)
     ax.set_xlabel("burn-in steps t")
+    ax.set_ylabel(r"threshold dimension $d^*$")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_threshold_predictions(eps, predictions, measured=None, measured_ci=None, *, D=None, ax=None):
+    r"""Several predictions of :math:`d^*(\epsilon)` and the measured one, against the level.
+
+    For a network: the quadratic model's :math:`D - \delta` (raw and calibrated) and the
+    direct :math:`D - w^2` of the real sub-level set (:func:`landscape.sublevel_width`), beside
+    the :math:`d^*` measured by subspace training.
+
+    Parameters
+    ----------
+    eps : array_like of shape (n,)
+        Loss levels.
+    predictions : dict
+        ``label -> values`` or ``label -> (values, stderr)``, each of shape (n,); NaN hides a
+        point. A band of 2 standard errors is drawn around each line that has them.
+    measured : array_like of shape (n,), optional
+        Measured :math:`d^*`, with ``measured_ci`` an (n, 2) array of intervals.
+    D : int, optional
+        Draw the number of parameters as a horizontal line.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    eps = np.asarray(eps, float)
+    markers = "sDv^<>"
+    for i, (label, pred) in enumerate(predictions.items()):
+        values, err = (pred if isinstance(pred, tuple) else (pred, None))
+        values = np.asarray(values, float)
+        line, = ax.plot(eps, values, markers[i % len(markers)] + "--", lw=1, label=label)
+        if err is not None:
+            e = 2 * np.asarray(err, float)
+            ax.fill_between(eps, values - e, values + e, alpha=0.2, lw=0, color=line.get_color())
+    if measured is not None:
+        measured = np.asarray(measured, float)
+        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, measured_ci), fmt="o-", color="k",
+                    capsize=2, label=r"measured $d^*$")
+    if D is not None:
+        ax.axhline(D, color="0.6", lw=0.8, ls=":", label=f"D = {D}")
+    ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")
     return ax

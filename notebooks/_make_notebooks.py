@@ -219,7 +219,105 @@ ax = plot_threshold_vs_eps(levels, comp_cal.column("predicted"), comp_cal.column
 """),
 ]
 
+DIRECT = [
+    ("md", """
+# 04 The width of the real sub-level set, measured directly
+
+Notebook 03 predicts $d^*$ from a quadratic model of the loss around $\\theta^*$. Here the Gaussian
+width of the network's *own* sub-level set $S(\\epsilon) = \\{L \\le \\epsilon\\}$, seen from $\\theta_0$, is
+measured, and Gordon's $d^* \\gtrsim D - w^2$ is set beside the quadratic model and the measurement.
+
+**Method** (`landscape.sublevel_width`). For a Gaussian direction $g$,
+$\\sup_{\\theta\\in S}\\langle g, (\\theta-\\theta_0)/\\|\\theta-\\theta_0\\|\\rangle \\ge \\|g\\|\\cos\\alpha$ exactly when the
+circular cone of half-angle $\\alpha$ around $g$, with apex $\\theta_0$, meets $S(\\epsilon)$. Whether it does
+is a training problem, like subspace training with the subspace replaced by a cone: minimise $L$ over
+$\\theta_0 + C(g, \\alpha)$ by projected gradient steps (the projection onto a circular cone has a closed
+form). Bisection on $\\cos\\alpha$ gives the smallest angle per direction, to a tolerance of $10^{-3}$.
+Since $\\|g\\|$ and $g/\\|g\\|$ are independent, $w = a_D\\,E\\cos\\alpha^*$ with $a_D = E\\|g\\|$.
+
+**A lower bound.** A success is certified by a point of $S(\\epsilon)$; a failure may be the optimiser's.
+So each value is a lower bound on the true supremum, and $D - w^2$ errs high. Subspace training, which
+measures $d^*$, is biased the same way.
+"""),
+    ("md", "## Check on a quadratic well: the exact width of the projected ellipsoid\nSame Gaussian directions for both: sample by sample, the cone-training values sit just below the exact ones (within the bisection tolerance)."),
+    ("code", """
+import numpy as np
+import matplotlib.pyplot as plt
+
+from geometry import expected_norm
+from landscape import QuadraticWell, sublevel_width
+from landscape.models.spectra import power_law_spectrum
+
+D = 200
+well = QuadraticWell(power_law_spectrum(D, 1.0))
+theta0 = np.random.default_rng(1000).standard_normal(D)
+theta0 *= 3.0 / np.linalg.norm(theta0)
+eps = 0.3 * well.loss(theta0)
+G = np.random.default_rng(1001).standard_normal((16, D))
+res = sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial", progress=False)
+exact = well.cone(theta0, eps).support(G)          # geometry: sup over the projected ellipsoid
+exact_cos = exact / np.linalg.norm(G, axis=1)      # cos of the smallest angle, per direction
+print(res)
+print("largest gap in cos(alpha), exact - cone training:", float(np.max(exact_cos - res.cos_brackets[:, 0])))
+print(f"width a_D E cos(alpha) on these directions: exact {expected_norm(D) * exact_cos.mean():.3f}, "
+      f"cone training {res.width.value:.3f} ± {res.width.stderr:.3f}")
+"""),
+    ("md", "## The digits MLP: three predictions and the measurement, for each level"),
+    ("code", """
+from landscape.models.datasets import load_digits
+from landscape.models import MLP
+from landscape.experiments.training import train_full
+from landscape.experiments.sweeps import sweep
+from landscape.theory.spectral_model import SpectralModel
+from landscape.theory.comparison import calibrated_levels, prediction_table
+from landscape.thresholds import threshold_dimension
+from landscape.plots import plot_threshold_predictions
+
+data = load_digits(seed=0)
+model = MLP([data.n_features, 8, data.n_classes])
+D = model.n_params
+protocol = dict(optimizer="momentum", lr=0.3, steps=100, batch_size=128)
+full = train_full(model, data, seed=0, **protocol)
+theta_star, theta0 = full.theta, full.theta - full.phi
+X, y = data.X_train, data.y_train
+L_star, L0 = model.loss(theta_star, X, y), model.loss(theta0, X, y)
+levels = L_star + np.array([0.1, 0.2, 0.4]) * (L0 - L_star)
+
+spec = SpectralModel.from_model(model, theta_star, theta0, X, y, k=8, n_probes=4, n_steps=30, seed=0)
+raw = prediction_table(spec, levels, n_samples=500, seed=0)
+calibrated = prediction_table(spec, calibrated_levels(spec, levels, L0), n_samples=500, seed=0)
+direct = [sublevel_width(model, e, theta0, data=data, n_samples=6, seed=0, executor="serial", progress=False,
+                         **protocol) for e in levels]
+runs = sweep(model, data, [8, 16, 32, 64, 128, 256, 512], seeds=2, progress=False, **protocol)
+measured = [threshold_dimension(runs, "train_loss", e, kind="random", t=0, seed=0) for e in levels]
+print(f"D = {D}; model L(theta0) = {spec.loss_at_theta0:.3f}, measured L(theta0) = {L0:.3f}")
+for e, r, c, w, m in zip(levels, raw.predictions, calibrated.predictions, direct, measured):
+    print(f"eps = {e:.3f}: raw D-delta {r.kinematic:6.1f}, calibrated {c.kinematic:6.1f}, "
+          f"direct D-w^2 {w.threshold.value:6.1f} ± {w.threshold.stderr:4.1f}, measured d* {m.value:6.1f} "
+          f"[{m.ci[0]:.1f}, {m.ci[1]:.1f}], measured / direct {m.value / w.threshold.value:.2f}")
+"""),
+    ("code", """
+ax = plot_threshold_predictions(
+    levels,
+    {r"quadratic model, raw $D-\\delta$": (raw.kinematic, [p.kinematic_stderr for p in raw.predictions]),
+     r"quadratic model, calibrated $D-\\delta$": (calibrated.kinematic,
+                                                  [p.kinematic_stderr for p in calibrated.predictions]),
+     r"direct $D-w^2$ (real sub-level set)": ([w.threshold.value for w in direct],
+                                              [w.threshold.stderr for w in direct])},
+    measured=[m.value for m in measured], measured_ci=np.array([m.ci for m in measured]), D=D)
+ax.set_title(f"digits MLP, D = {D}")
+"""),
+    ("md", """
+Reading: Gordon's theorem makes $D - w^2$ a lower bound on $d^*$ for any set, tight for a convex one.
+The direct estimate needs no model of the landscape and no calibration. Where the measured $d^*$ lies
+above it, the real sub-level set is wide (its directions fill much of the sphere) but hard to hit with a
+random subspace: it is far from convex. `benchmarks/RESULTS.md` has the full-size table (more directions,
+burn-in points, a stronger optimiser for the cone tests).
+"""),
+]
+
 if __name__ == "__main__":
     build("01_quadratic_wells.ipynb", QUADRATIC)
     build("02_network_thresholds.ipynb", NETWORKS)
     build("03_theory_vs_experiment.ipynb", THEORY)
+    build("04_direct_widths.ipynb", DIRECT)

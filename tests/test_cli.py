@@ -45,6 +45,11 @@ def test_demo_small_writes_every_file(tmp_path):
         assert abs(row["measured"] - row["predicted"]) <= np.sqrt(D)
     comp = json.loads((out / "network_comparison.json").read_text())
     assert len(comp) >= 2 and all(r["predicted"] is not None for r in comp)
+    # the direct prediction D - w^2 of the real sub-level set, beside the quadratic model's
+    direct = [r for r in comp if r["direct"] is not None]
+    assert direct and all(0 < r["direct"] < D_net and r["direct_ratio"] > 0 for r in direct
+                          for D_net in [r["D"]])
+    assert "direct D - w^2" in report and "measured d* / (D - w^2)" in report
     runs = RunTable.from_csv(out / "network_runs.csv")
     assert len(runs) > 0 and set(runs.unique("kind")) >= {"random", "full"}
 

@@ -360,3 +360,18 @@ def test_gordon_uses_geometry_bound_with_the_upper_interval_end():
                          form="concentration")
     assert res.gordon == gordon_threshold(res.width.ci(0.95)[1], 40, 0.8, "concentration")
     assert "D - w^2" in repr(res) and "lower bound" in repr(res)
+
+
+def test_plot_threshold_predictions():
+    import matplotlib.pyplot as plt
+
+    from landscape.plots import plot_threshold_predictions
+
+    _, ax = plt.subplots()
+    out = plot_threshold_predictions([0.1, 0.2], {"raw": [5.0, 3.0], "direct": ([8.0, 6.0], [1.0, 0.5])},
+                                     measured=[9.0, 7.0], measured_ci=np.array([[8.0, 10.0], [6.0, 8.0]]),
+                                     D=20, ax=ax)
+    assert out is ax
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"raw", "direct", "D = 20"} <= set(labels) and any("measured" in s for s in labels)
+    assert len(ax.collections) >= 1            # the band of the direct prediction

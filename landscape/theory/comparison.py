@@ -218,16 +218,27 @@ class Comparison:
             json.dump([{k: clean(v) for k, v in r.items()} for r in self.rows], fh, indent=1)
 
     def to_markdown(self):
-        """A Markdown table."""
+        """A Markdown table (with the direct prediction :math:`D - w^2` and its ratio when the rows
+        carry ``direct``, ``direct_stderr`` and ``direct_ratio``)."""
+        direct = any(r.get("direct") is not None for r in self.rows)
         head = ("| subspaces | eps | predicted D-delta | Gordon bound | measured d* (95% CI) | "
                 "crossing between tested d | measured/predicted |")
-        lines = [head, "|---|---|---|---|---|---|---|"]
+        rule = "|---|---|---|---|---|---|---|"
+        if direct:
+            head += " direct D - w^2 | measured/direct |"
+            rule += "---|---|"
+        lines = [head, rule]
         for r in self.rows:
             meas = f"{r['measured']:.1f} [{r['measured_low']:.1f}, {r['measured_high']:.1f}]"
             if r["censored"]:
                 meas += f" ({r['censored']} tested range)"
-            lines.append(f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
-                         f"{r['gordon']} | {meas} | {r['bracket_low']:g} - {r['bracket_high']:g} | {r['ratio']:.3g} |")
+            line = (f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
+                    f"{r['gordon']} | {meas} | {r['bracket_low']:g} - {r['bracket_high']:g} | {r['ratio']:.3g} |")
+            if direct:
+                d, ratio = r.get("direct"), r.get("direct_ratio")
+                line += (" - | - |" if d is None else
+                         f" {d:.1f} ± {r['direct_stderr']:.1f} | {'-' if ratio is None else f'{ratio:.3g}'} |")
+            lines.append(line)
         return "\n".join(lines)
 
     def plot(self, ax=None):
