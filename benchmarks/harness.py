@@ -208,3 +208,18 @@ def run_python(code, env=None, timeout=600):
     if proc.returncode != 0:
         raise RuntimeError(f"subprocess failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc.stdout
+
+
+# ----------------------------------------------------------------------------- other scripts' sections
+
+def kept_sections(path):
+    """The sections other benchmark scripts wrote into ``path`` between ``<!-- begin: NAME -->`` and
+    ``<!-- end: NAME -->`` (e.g. benchmarks/sublevel_widths.py), to carry over when run.py rewrites it."""
+    import re
+
+    if not os.path.exists(path):
+        return ""
+    with open(path) as fh:
+        text = fh.read()
+    found = re.finditer(r"<!-- begin: ([\w.-]+) -->.*?<!-- end: \1 -->", text, re.S)
+    return "".join("\n" + m.group(0) + "\n" for m in found)

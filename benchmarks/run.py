@@ -214,6 +214,7 @@ def main(argv=None):
         parts.append(_discussion())
     report = "\n".join(parts)
     if output:
+        report = report.rstrip() + "\n" + harness.kept_sections(output)
         with open(output, "w") as fh:
             fh.write(report)
         print(f"wrote {output} ({fmt_seconds(total)})")

@@ -24,3 +24,10 @@ def test_gpu_script_without_a_gpu_exits_cleanly_and_runs_on_the_cpu():
                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.count("x |") == 4, res.stdout
+
+
+def test_sublevel_widths_benchmark_runs_in_quick_mode():
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "sublevel_widths.py"), "--quick",
+                          "--workers", "1"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "direct D - w^2" in res.stdout and "measured / direct" in res.stdout
