@@ -388,3 +388,56 @@ def test_empirical_threshold_bad_input():
     res = empirical_success_probability(QuadraticWell(np.ones(3)), np.ones(3), 0.5, [0, 3], 2, seed=0)
     with pytest.raises(ValueError, match="must be None when result is an EmpiricalSuccess"):
         empirical_threshold(res, [0, 1], 2)
+
+
+# -- scipy's Wilson interval and isotonic regression (the hand-written versions they replace) ----
+def naive_wilson(k, n, level=0.95):
+    """The Wilson score interval written out (the formula in the docstring)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (0.0 if k == 0 else max(centre - half, 0.0)), (1.0 if k == n else min(centre + half, 1.0))
+
+
+def naive_isotonic(y, w):
+    """Pool adjacent violators, written out."""
+    values, weights, counts = [], [], []
+    for yi, wi in zip(y, w):
+        values.append(yi)
+        weights.append(wi)
+        counts.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            wsum = weights[-2] + weights[-1]
+            values[-2] = (values[-2] * weights[-2] + values[-1] * weights[-1]) / wsum
+            weights[-2] = wsum
+            counts[-2] += counts[-1]
+            del values[-1], weights[-1], counts[-1]
+    return np.repeat(values, counts)
+
+
+def test_wilson_interval_is_the_formula():
+    from landscape.thresholds.ground_truth import wilson_interval
+
+    for level in (0.5, 0.9, 0.95, 0.99):
+        n = np.repeat(np.arange(1, 41), np.arange(2, 42))
+        k = np.concatenate([np.arange(m + 1) for m in range(1, 41)])
+        low, high = wilson_interval(k, n, level)
+        ref = np.array([naive_wilson(a, b, level) for a, b in zip(k, n)])
+        np.testing.assert_allclose(low, ref[:, 0], rtol=0, atol=1e-15)
+        np.testing.assert_allclose(high, ref[:, 1], rtol=0, atol=1e-15)
+    for bad in ((2.5, 10), (None, None), (np.nan, 10), (3, np.inf)):
+        with pytest.raises((TypeError, ValueError)):
+            wilson_interval(*bad)
+
+
+def test_isotonic_fit_is_pool_adjacent_violators():
+    from landscape.thresholds.ground_truth import _isotonic
+
+    rng = np.random.default_rng(1100)
+    for _ in range(20):
+        y, w = rng.random(12), rng.integers(1, 6, 12).astype(float)
+        np.testing.assert_allclose(_isotonic(y, w), naive_isotonic(y, w), rtol=0, atol=1e-14)

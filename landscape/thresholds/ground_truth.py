@@ -22,7 +22,6 @@ import contextlib
 
 import numbers
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
@@ -42,7 +41,7 @@ __all__ = [
 
 # -- empirical success probability -----------------------------------------------------
 def wilson_interval(successes, n_trials, level=0.95):
-    r"""Wilson score interval for binomial proportions.
+    r"""Wilson score interval for binomial proportions, by ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
 
     .. math::
 
@@ -59,19 +58,28 @@ def wilson_interval(successes, n_trials, level=0.95):
     -------
     (low, high) : ndarrays of the shape of ``successes``
     """
+    from scipy.stats import binomtest
+
     level = check_probability(level, "level")
-    k = np.asarray(successes, dtype=np.float64)
-    n = np.broadcast_to(np.asarray(n_trials, dtype=np.float64), k.shape)
+    k = _whole_numbers(successes, "successes")
+    n = np.broadcast_to(_whole_numbers(n_trials, "n_trials"), k.shape)
     if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
         raise ValueError("need n_trials >= 1 and 0 <= successes <= n_trials")
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    p = k / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
-    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    low, high = np.empty(k.shape), np.empty(k.shape)
+    for idx in np.ndindex(k.shape):
+        ci = binomtest(int(k[idx]), int(n[idx])).proportion_ci(confidence_level=level, method="wilson")
+        low[idx], high[idx] = ci.low, ci.high
     return low, high
+
+
+def _whole_numbers(x, name):
+    """``x`` as a float array of finite whole numbers, or a TypeError / ValueError naming ``name``."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be whole numbers, got {type(x).__name__}")
+    arr = as_float_array(x, name, allow_empty=True)
+    if np.any(arr != np.round(arr)):
+        raise ValueError(f"{name} must be whole numbers (counts), got {arr[arr != np.round(arr)][:3].tolist()}")
+    return arr
 
 
 @dataclass(frozen=True, repr=False)
@@ -318,19 +326,11 @@ class EmpiricalThreshold:
 
 
 def _isotonic(y, w):
-    """Weighted least-squares non-decreasing fit (pool adjacent violators)."""
-    values, weights, counts = [], [], []
-    for yi, wi in zip(y, w):
-        values.append(yi)
-        weights.append(wi)
-        counts.append(1)
-        while len(values) > 1 and values[-2] > values[-1]:
-            wsum = weights[-2] + weights[-1]
-            merged = (values[-2] * weights[-2] + values[-1] * weights[-1]) / wsum
-            counts[-2] += counts[-1]
-            values[-2], weights[-2] = merged, wsum
-            del values[-1], weights[-1], counts[-1]
-    return np.repeat(values, counts)
+    """Weighted least-squares non-decreasing fit (pool adjacent violators, :func:`scipy.optimize.isotonic_regression`)."""
+    from scipy.optimize import isotonic_regression
+
+    return isotonic_regression(np.asarray(y, dtype=np.float64), weights=np.asarray(w, dtype=np.float64),
+                               increasing=True).x
 
 
 def _crossing(ds, rates, weights, level):
