@@ -16,6 +16,7 @@ __all__ = [
     "plot_predicted_vs_measured",
     "plot_threshold_vs_burn_in",
     "plot_threshold_predictions",
+    "plot_methods",
 ]
 
 
@@ -523,4 +524,114 @@ def plot_threshold_predictions(eps, predictions, measured=None, measured_ci=None
     ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")
+    return ax
+
+
+_METHOD_STYLE = {"random": ("o", "-"), "lottery": ("s", "-"), "ticket": ("D", "--")}
+
+
+def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", direction=None, p=0.5,
+                 confidence=0.95, n_bootstrap=1000, seed=0, thresholds=True):
+    r"""Random, burn-in and lottery subspaces and lottery tickets against the trainable degrees of freedom.
+
+    For every method in ``table`` (see :func:`landscape.thresholds.methods.method_groups`):
+    the success probability :math:`P_s(d)` of ``metric`` reaching ``level`` with 95% Wilson
+    intervals (``y="success"``), or the metric of every run and its mean per d
+    (``y="metric"``), against d on a log axis: the subspace dimension, or a ticket's number
+    of free parameters (the methods are drawn a few percent apart along d so that their
+    points do not hide each other). The threshold :math:`d^*` of each method (where :math:`P_s` crosses
+    ``p``) is drawn with its bootstrap interval over seeds (at height ``p``, or at the level),
+    and its value is in the legend (``>`` or ``<`` when it lies beyond the tested d).
+    A full-space baseline in the table is drawn at d = D.
+
+    Parameters
+    ----------
+    table : RunTable
+        Runs of one protocol (e.g. a sweep with ``kinds=("random", "lottery", "ticket")``
+        and several burn-in t).
+    level : float
+        Success level of ``metric``.
+    ax : matplotlib Axes, optional
+    metric : str
+        ``"train_acc"`` (default), ``"test_acc"``, ``"train_loss"``, ...
+    y : {"success", "metric"}
+    direction : {"min", "max"}, optional
+        As for :func:`landscape.thresholds.measured.success_probability`.
+    p, confidence, n_bootstrap, seed
+        Threshold definition and its bootstrap (:func:`landscape.thresholds.methods.method_thresholds`).
+    thresholds : bool
+        Draw the thresholds.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from .thresholds.measured import success_probability
+    from .thresholds.methods import method_groups, method_thresholds
+
+    if y not in ("success", "metric"):
+        raise ValueError(f"y must be 'success' or 'metric', got {y!r}")
+    groups = method_groups(table)
+    if not groups:
+        raise ValueError("table has no runs of any method (only full-space runs?)")
+    ax = _axes(ax)
+    ests = method_thresholds(table, metric, level, p, direction=direction, n_bootstrap=n_bootstrap,
+                             confidence=confidence, seed=seed) if thresholds else {}
+    ds_all = table["d"][table["kind"] != "full"]
+    lo_d, hi_d = float(ds_all.min()), float(ds_all.max())
+    burn = 0
+    for i, (label, where) in enumerate(groups):
+        # methods side by side (a few percent apart on the log axis), not on top of each other
+        dodge = 2.0 ** (0.05 * (i - (len(groups) - 1) / 2))
+        kind = where["kind"]
+        marker, ls = _METHOD_STYLE.get(kind, ("^", ":"))
+        if kind == "random" and where.get("t", 0) > 0:
+            marker, ls = "v^<>"[burn % 4], "-."
+            burn += 1
+        color = f"C{i % 10}"
+        est = ests.get(label)
+        text = label
+        if est is not None:
+            if est.censored == "above":
+                text += f": d* > {hi_d:.0f}"
+            elif est.censored == "below":
+                text += f": d* < {lo_d:.0f}"
+            else:
+                text += f": d* = {est.value:.3g}"
+        sub = table.select(**where)
+        if y == "success":
+            cur = success_probability(sub, metric, level, direction=direction)
+            rate, low, high = _rate_and_ci(cur.successes, cur.n_trials)
+            ax.errorbar(cur.ds * dodge, rate, yerr=[rate - low, high - rate], fmt=marker, ls=ls, ms=4, capsize=2,
+                        elinewidth=0.7, color=color, label=text)
+            at = p
+        else:
+            d = sub["d"].astype(float)
+            v = sub[metric].astype(float)
+            ax.plot(d * dodge, v, marker, ms=3, alpha=0.35, color=color)
+            ud = np.unique(d)
+            mean = [np.nanmean(v[d == u]) if np.isfinite(v[d == u]).any() else np.nan for u in ud]
+            ax.plot(ud * dodge, mean, ls=ls, marker=marker, ms=4, color=color, label=text)
+            at = level
+        if est is not None and est.censored is None:
+            ci = np.clip(np.asarray(est.ci, float), lo_d / 2, hi_d * 2)
+            ax.errorbar([est.value], [at], xerr=[[est.value - ci[0]], [ci[1] - est.value]], fmt="|", ms=12,
+                        mew=2, capsize=4, color=color)
+    if "D" in table and (table["kind"] == "full").any():
+        D = int(table.select(kind="full")["D"][0])
+        ax.axvline(D, color="0.4", ls=":", lw=1, label=f"full space, D = {D}")
+        if y == "metric":
+            full = table.select(kind="full")[metric].astype(float)
+            if np.isfinite(full).any():
+                ax.axhline(np.nanmean(full), color="0.4", ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("trainable degrees of freedom d")
+    if y == "success":
+        op = r"\leq" if cur.direction == "min" else r"\geq"
+        ax.set_ylabel(rf"$P_s$: {metric} ${op}$ {level:g}")
+        ax.set_ylim(-0.03, 1.03)
+    else:
+        ax.axhline(level, color="k", lw=0.8, ls="--")
+        ax.set_ylabel(metric)
+    ax.legend(fontsize="x-small")
     return ax
