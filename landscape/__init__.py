@@ -82,6 +82,7 @@ _EXPORTS = {
     "ThresholdEstimate": "thresholds.measured",
     "success_probability": "thresholds.measured",
     "threshold_dimension": "thresholds.measured",
+    "method_thresholds": "thresholds.methods",
     "empirical_success_probability": "thresholds.ground_truth",
     "empirical_threshold": "thresholds.ground_truth",
     "EmpiricalSuccess": "thresholds.ground_truth",

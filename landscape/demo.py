@@ -1,6 +1,6 @@
 r"""The main job: theory against experiment, end to end, written to a directory.
 
-Two parts:
+Three parts:
 
 1. **Quadratic well** (exact, no training noise). A well with a power-law spectrum in
    D = 400 dimensions; for three loss levels, the success probability of random
@@ -13,6 +13,10 @@ Two parts:
    geometry predicts :math:`d^*(\epsilon)` for random subspaces through :math:`\theta_0`
    and through a burn-in point :math:`\theta_t`. A sweep of subspace training measures
    :math:`d^*(\epsilon)`, and the two are compared.
+3. **Four methods** on the same MLP: random, burn-in and lottery subspaces and lottery
+   tickets (:func:`landscape.experiments.lottery_tickets.train_ticket`), each threshold in
+   trainable degrees of freedom at the same level, in one figure
+   (:func:`landscape.plots.plot_methods`).
 
 :func:`run_demo` writes figures (PNG), tables (CSV and JSON) and ``report.md``.
 """
@@ -363,8 +367,72 @@ def _direct_reading(comp):
             f"lie {side} Gordon's D - w^2 of the real sub-level set.")
 
 
+# ------------------------------------------------------------------------ part 3: methods
+def _methods_part(s, out, log, progress, max_workers, net):
+    """Random, burn-in and lottery subspaces and lottery tickets of the digits MLP, in one unit (d)."""
+    import matplotlib.pyplot as plt
+
+    from .experiments.result_store import ResultStore
+    from .experiments.sweeps import sweep
+    from .plots import plot_methods
+    from .thresholds.methods import method_thresholds
+
+    model, data, proto = digits_network(s)
+    D = int(model.n_params)
+    ds = [d for d in s.ds if d <= D]
+    t0 = time.perf_counter()
+    log(f"method comparison: lottery subspaces and lottery tickets, {len(ds)} values of d x {s.seeds} seeds")
+    store = os.path.join(out, "runs")
+    sweep(model, data, ds, s.seeds, kinds=("lottery", "ticket"), include_full=False, store=store,
+          progress=progress, max_workers=max_workers, **proto)
+    table = ResultStore(store).table()
+    eps = float(net["levels"][len(net["levels"]) // 2])
+    ests = method_thresholds(table, "train_loss", eps, seed=0)
+    rows = [{"method": label, "eps": eps, "d_star": e.value, "ci_low": e.ci[0], "ci_high": e.ci[1],
+             "bracket_low": e.bracket[0], "bracket_high": e.bracket[1], "censored": e.censored or ""}
+            for label, e in ests.items()]
+    _write_csv(os.path.join(out, "methods_thresholds.csv"), rows)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4))
+    plot_methods(table, eps, ax=a1, metric="train_loss")
+    plot_methods(table, eps, ax=a2, metric="train_loss", y="metric")
+    a2.set_yscale("log")
+    fig.suptitle(f"Digits MLP, D = {D}: four ways of cutting the degrees of freedom ({s.seeds} seeds per d)",
+                 fontsize="medium")
+    _savefig(a1, os.path.join(out, "methods_comparison.png"))
+    return {"eps": eps, "thresholds": ests, "n_runs": len(table.select(kind=["lottery", "ticket"])),
+            "seconds": time.perf_counter() - t0}
+
+
+def _methods_lines(s, methods):
+    ests, eps = methods["thresholds"], methods["eps"]
+    lines = ["## 3. Four ways of cutting the degrees of freedom", "",
+             "Random subspaces through theta0, burn-in subspaces through theta_t, lottery subspaces (top singular "
+             "directions of a full training run) and lottery tickets (2 epochs of pre-training, global magnitude "
+             "pruning of the weight matrices, rewind to theta0, masked retraining with momentum SGD and the "
+             "reference code's learning-rate schedule; the biases stay free) on the same MLP, seeds and budget of "
+             f"steps. d counts trainable degrees of freedom for all four: the subspace dimension, or a ticket's "
+             f"number of free parameters. Success: final train loss <= eps = {eps:.4f}; d* by interpolation with a "
+             f"95% bootstrap interval over seeds ({methods['n_runs']} lottery-subspace and ticket runs, "
+             f"{methods['seconds']:.0f} s).", "",
+             "| method | d* | 95% CI | between tested d |", "|---|---|---|---|"]
+    for label, e in ests.items():
+        value = {"below": f"< {e.bracket[1]:.0f}", "above": f"> {e.bracket[0]:.0f}"}.get(e.censored, f"{e.value:.1f}")
+        lines.append(f"| {label} | {value} | [{e.ci[0]:.1f}, {e.ci[1]:.1f}] | {e.bracket} |")
+    rnd, lot = ests.get("random subspace"), ests.get("lottery subspace")
+    if rnd is not None and lot is not None:
+        lo_r = rnd.bracket[0] if rnd.censored != "below" else 0.0
+        hi_l = lot.bracket[1]
+        if lo_r > 0 and np.isfinite(hi_l) and hi_l > 0:
+            lines += ["", f"Reading: lottery subspaces reach the level with at least {lo_r / hi_l:.0f} times fewer "
+                          f"dimensions than random ones (d* of random subspaces above {lo_r:.0f}, of lottery "
+                          f"subspaces at most {hi_l:.0f}): the directions a full training run moves along are "
+                          "the ones that matter, the known result of Larsen et al."]
+    lines += ["", "![methods](methods_comparison.png)", ""]
+    return lines
+
+
 # ------------------------------------------------------------------------ report
-def _report(out, s, quad, net, seconds):
+def _report(out, s, quad, net, seconds, methods=None):
     lines = ["# dof-geometry demo report", "",
              f"Written by `python -m landscape demo` in {seconds:.0f} s.", ""]
     lines += ["## 1. Quadratic well: prediction vs exact experiment", "",
@@ -438,6 +506,8 @@ def _report(out, s, quad, net, seconds):
             text.append(f"Burn-in ({s.burn_in} full-space steps) lowers the predicted d* at {down_pred} of "
                         f"{len(pairs)} levels and the measured d* is lower or equal at {down_meas} of {len(pairs)}.")
         lines += [" ".join(text), ""]
+    if methods is not None:
+        lines += _methods_lines(s, methods)
     with open(os.path.join(out, "report.md"), "w") as fh:
         fh.write("\n".join(lines))
 
@@ -474,6 +544,7 @@ def run_demo(out, *, settings=None, seed=0, progress=None, max_workers=None):
     t0 = time.perf_counter()
     quad = _quadratic_part(s, out, seed, log, progress)
     net = _network_part(s, out, seed, log, progress, max_workers)
-    _report(out, s, quad, net, time.perf_counter() - t0)
+    methods = _methods_part(s, out, log, progress, max_workers, net)
+    _report(out, s, quad, net, time.perf_counter() - t0, methods)
     log(f"done: {os.path.join(out, 'report.md')}")
     return {name: os.path.join(out, name) for name in sorted(os.listdir(out))}

@@ -28,6 +28,7 @@ def test_demo_small_writes_every_file(tmp_path):
         "quadratic_thresholds.csv", "quadratic_thresholds.json", "network_success_curves.png",
         "network_predicted_vs_measured.png", "network_hessian_spectrum.png", "network_comparison.csv",
         "network_comparison.json", "network_predictions.json", "network_runs.csv",
+        "methods_comparison.png", "methods_thresholds.csv",
     }
     files = set(os.listdir(out))
     assert expected <= files

@@ -5,7 +5,8 @@ known exactly.
 Out: success curves :math:`P_s(d)` and thresholds :math:`d^*` with confidence intervals.
 Asks: experiments for run tables; models and subspaces for the exact ground truth.
 
-Modules: ``measured`` (d* from runs of any model), ``ground_truth`` (exact success of random
+Modules: ``measured`` (d* from runs of any model), ``methods`` (d* of every method of a
+sweep -- random, burn-in and lottery subspaces, lottery tickets -- in one unit), ``ground_truth`` (exact success of random
 subspaces on a quadratic well, decided by least squares, no training).
 """
 from .._lazy import attach
@@ -16,6 +17,10 @@ _EXPORTS = {
     "success_probability": "measured",
     "success_matrix": "measured",
     "threshold_dimension": "measured",
+    "method_thresholds": "methods",
+    "method_groups": "methods",
+    "method_label": "methods",
+    "METHOD_ORDER": "methods",
     "empirical_success_probability": "ground_truth",
     "empirical_threshold": "ground_truth",
     "wilson_interval": "ground_truth",
