@@ -44,7 +44,8 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-BEGIN, END = "<!-- methods_fashion_mnist: begin -->", "<!-- methods_fashion_mnist: end -->"
+# the marks of this script's section of RESULTS.md (benchmarks/run.py keeps it: harness.kept_sections)
+BEGIN, END = "<!-- begin: methods_fashion_mnist -->", "<!-- end: methods_fashion_mnist -->"
 
 
 import torch  # noqa: E402
