@@ -238,7 +238,7 @@ def _network_part(s, out, seed, log, progress, max_workers):
     log(f"Hessian at theta* (Lanczos k={s.lanczos_k}, SLQ {s.slq_probes} probes x {s.slq_steps} steps)")
     opts = dict(k=s.lanczos_k, n_probes=s.slq_probes, n_steps=s.slq_steps, seed=seed, progress=progress)
     spec0 = SpectralModel.from_model(model, theta_star, theta0, X, y, **opts)
-    spect = SpectralModel.from_model(model, theta_star, theta_t, X, y, **opts)
+    spect = spec0.with_theta0(theta_t)  # the same Hessian at theta*, seen from the burn-in point
     log("predicting d*(eps) from the spectral model")
     ds = np.array([d for d in s.ds if d <= D])
     # the quadratic model gets L(theta0) wrong; calibrate it at the starting point (see

@@ -266,3 +266,29 @@ def test_bad_input():
         SpectralModel.from_eigh(np.triu(np.ones((D, D))), np.ones(D), np.zeros(D))
     with pytest.raises(ValueError, match="top must be"):
         SpectralModel.from_hvp(H, D, np.ones(D), np.zeros(D), top="eigs")
+
+
+def test_with_theta0_reuses_the_decomposition():
+    """Another starting point: the same groups as a fresh from_hvp with the same seed, no new products."""
+    import numpy as np
+
+    from landscape.theory.spectral_model import SpectralModel
+
+    rng = np.random.default_rng(1200)
+    D = 60
+    lam = np.linspace(0.01, 2.0, D)
+    theta_star, theta0, theta_t = rng.standard_normal(D), rng.standard_normal(D), rng.standard_normal(D)
+    calls = []
+
+    def hvp(v):
+        calls.append(1)
+        return lam * v
+
+    a = SpectralModel.from_hvp(hvp, D, theta0, theta_star, k=5, n_probes=3, n_steps=15, seed=2)
+    n = len(calls)
+    b = a.with_theta0(theta_t)
+    assert len(calls) == n
+    ref = SpectralModel.from_hvp(hvp, D, theta_t, theta_star, k=5, n_probes=3, n_steps=15, seed=2)
+    np.testing.assert_array_equal(b.eigenvalues, ref.eigenvalues)
+    np.testing.assert_allclose(b.offsets, ref.offsets, rtol=1e-12)
+    assert b.offset_norm == pytest.approx(np.linalg.norm(theta_t - theta_star), rel=1e-12)

@@ -227,7 +227,6 @@ class SpectralModel:
         theta0 = as_float_array(theta0, "theta0", shape=(D,))
         theta_star = as_float_array(theta_star, "theta_star", shape=(D,))
         rng = check_rng(seed)
-        delta = theta0 - theta_star
         if top is not None:
             if not isinstance(top, Eigenpairs) or top.D != D:
                 raise ValueError(f"top must be an Eigenpairs of dimension D = {D}")
@@ -235,13 +234,20 @@ class SpectralModel:
         else:
             k = check_int(k, "k", minimum=0, maximum=D - 2)
             top = top_eigenpairs(H, D, k, seed=rng, progress=progress) if k > 0 else None
+        V = top.eigenvectors if top is not None else None
+        bulk = slq_spectrum(H, D, n_probes=n_probes, n_steps=n_steps, seed=rng, deflate=V, progress=progress)
+        return cls._from_decomposition(top, bulk, D, theta0 - theta_star, min_loss,
+                                       extra={"theta_star": theta_star, "n_products": H.n_products})
+
+    @classmethod
+    def _from_decomposition(cls, top, bulk, D, delta, min_loss, extra):
+        """Groups from top eigenpairs (exact offsets) and an SLQ bulk (offset spread by multiplicity)."""
+        k = 0 if top is None else top.k
         if top is not None:
             top_values = top.eigenvalues
             top_offsets = np.abs(top.eigenvectors.T @ delta)
-            V = top.eigenvectors
         else:
-            top_values, top_offsets, V = np.empty(0), np.empty(0), None
-        bulk = slq_spectrum(H, D, n_probes=n_probes, n_steps=n_steps, seed=rng, deflate=V, progress=progress)
+            top_values, top_offsets = np.empty(0), np.empty(0)
         values, mult = bulk.groups(D - k)
         rest = max(float(delta @ delta) - float(top_offsets @ top_offsets), 0.0)
         bulk_offsets = np.sqrt(rest * mult / (D - k))
@@ -251,7 +257,7 @@ class SpectralModel:
             np.concatenate([top_offsets, bulk_offsets]),
             min_loss=min_loss,
             source=f"hvp: top {k} by Lanczos, bulk by SLQ ({bulk.n_probes} probes x {bulk.n_steps} steps)",
-            extra={"top": top, "bulk": bulk, "n_products": H.n_products},
+            extra={"top": top, "bulk": bulk, **extra},
         )
         # a negative node whose rounded multiplicity is 0 is dropped from the groups but
         # still reported
@@ -259,6 +265,28 @@ class SpectralModel:
         if lowest < -1e-10 * max(float(np.abs(bulk.nodes).max()), 1e-300):
             model.most_negative = min(model.most_negative, lowest)
         return model
+
+    def with_theta0(self, theta0):
+        r"""The same Hessian seen from another starting point (e.g. a burn-in point :math:`\theta_t`).
+
+        Only the offsets change: the top eigenpairs and the SLQ bulk of :meth:`from_hvp` /
+        :meth:`from_model` are reused, so no Hessian-vector product is computed.
+
+        Parameters
+        ----------
+        theta0 : array_like of shape (D,)
+
+        Returns
+        -------
+        SpectralModel
+        """
+        if "bulk" not in self.extra or "theta_star" not in self.extra:
+            raise ValueError("with_theta0 needs a model made by from_hvp or from_model (it keeps the "
+                             "eigenvectors and theta*)")
+        theta0 = as_float_array(theta0, "theta0", shape=(self.D,))
+        return type(self)._from_decomposition(self.extra["top"], self.extra["bulk"], self.D,
+                                              theta0 - self.extra["theta_star"], self.min_loss,
+                                              extra={"theta_star": self.extra["theta_star"], "n_products": 0})
 
     @classmethod
     def from_model(cls, model, theta_star, theta0, X, y=None, **options):
