@@ -121,6 +121,8 @@ _EXPORTS = {
     "product_learning_coefficient": "theory.local_learning_coefficient",
     "EffectiveRanks": "theory.effective_rank",
     "effective_ranks": "theory.effective_rank",
+    "EffectiveDimensions": "theory.dimensions",
+    "effective_dimensions": "theory.dimensions",
     # 6. the full digits experiment
     "digits_experiment": "digits",
     "DigitsExperiment": "digits",

@@ -17,6 +17,7 @@ __all__ = [
     "plot_threshold_vs_burn_in",
     "plot_threshold_predictions",
     "plot_methods",
+    "plot_effective_dimensions",
 ]
 
 
@@ -634,4 +635,72 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
         ax.axhline(level, color="k", lw=0.8, ls="--")
         ax.set_ylabel(metric)
     ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_effective_dimensions(table, ax=None):
+    r"""The five effective dimensions of one model against the loss level :math:`\epsilon`.
+
+    Measured :math:`d^*` (points with their confidence intervals), :math:`D - \delta` of the
+    quadratic model and :math:`D - w^2` of the direct width (lines with bands of 2 standard
+    errors), :math:`2\hat\lambda` (horizontal line with its band) and the Hessian's effective
+    ranks (dashed horizontal lines), with D for scale. The last two do not depend on
+    :math:`\epsilon`. Logarithmic dimension axis.
+
+    Parameters
+    ----------
+    table : EffectiveDimensions or pandas.DataFrame
+        From :func:`landscape.theory.dimensions.effective_dimensions` (or its ``to_dataframe()``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+
+    def col(name):
+        return np.asarray(table[name], dtype=float)
+
+    eps = col("eps")
+    order = np.argsort(eps)
+    eps = eps[order]
+
+    def c(name):
+        return col(name)[order]
+
+    D = float(c("D")[0])
+    floor = 0.5
+    d = c("d_star")
+    ci = np.column_stack([c("d_star_low"), c("d_star_high")])
+    shown = np.maximum(d, floor)
+    err = np.clip(_errors_from_ci(shown, np.maximum(ci, floor)), 0, None)
+    err[1][~np.isfinite(err[1])] = 0.0
+    ax.errorbar(eps, shown, yerr=err, fmt="o", color="black", capsize=3, zorder=5,
+                label=r"measured $d^*$ (95% CI)")
+    for name, label, color in (("D_minus_delta", r"$D-\delta$ (quadratic model)", "tab:blue"),
+                               ("D_minus_w2", r"$D-w^2$ (direct width)", "tab:orange")):
+        v, s = c(name), c(name + "_stderr")
+        ok = np.isfinite(v)
+        if ok.any():
+            ax.plot(eps[ok], np.maximum(v[ok], floor), "-s", color=color, ms=4, label=label)
+            ax.fill_between(eps[ok], np.maximum(v[ok] - 2 * s[ok], floor), np.maximum(v[ok] + 2 * s[ok], floor),
+                            color=color, alpha=0.15, lw=0)
+    lam, lam_se = float(c("two_llc")[0]), float(c("two_llc_stderr")[0])
+    lo, hi = eps.min(), eps.max()
+    if hi == lo:
+        lo, hi = lo * 0.9, hi * 1.1
+    ax.axhline(max(lam, floor), color="tab:green", lw=1.5,
+               label=rf"$2\hat\lambda$ (LLC, $\gamma$={float(c('llc_gamma')[0]):g})")
+    ax.axhspan(max(lam - 2 * lam_se, floor), max(lam + 2 * lam_se, floor), color="tab:green", alpha=0.15, lw=0)
+    frac = float(c("rank_fraction")[0])
+    for name, label, shade in (("rank_threshold", rf"rank: #$\lambda_i > {frac:g}\,\lambda_{{max}}$", "0.15"),
+                               ("participation_ratio", "rank: participation ratio", "0.4"),
+                               ("entropy_rank", "rank: entropy", "0.6")):
+        ax.axhline(max(float(c(name)[0]), floor), color=shade, ls="--", lw=1, label=label)
+    ax.axhline(D, color="0.5", ls=":", lw=1, label=f"D = {D:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"loss level $\epsilon$")
+    ax.set_ylabel("dimension")
+    ax.legend(fontsize="x-small", loc="best")
     return ax

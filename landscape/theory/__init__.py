@@ -12,7 +12,8 @@ quadratic model from a spectrum), ``predict`` (one cone, one level), ``compariso
 the model's own sub-level set, measured by training inside cones), ``local_learning_coefficient``
 (the learning coefficient by SGLD), ``effective_rank`` (effective ranks of a Hessian spectrum),
 ``slices`` (the loss on lines and planes: filter-normalised random directions, the path from
-theta0 to theta*).
+theta0 to theta*), ``dimensions`` (all five answers to "how many parameters matter?" side by
+side).
 """
 from .._lazy import attach
 
@@ -55,6 +56,8 @@ _EXPORTS = {
     "ChainDivergenceError": "local_learning_coefficient",
     "EffectiveRanks": "effective_rank",
     "effective_ranks": "effective_rank",
+    "EffectiveDimensions": "dimensions",
+    "effective_dimensions": "dimensions",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS,
