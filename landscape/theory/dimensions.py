@@ -321,7 +321,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
     ...                              width_samples=0, llc_options=dict(gamma=1.0, n_steps=300),
     ...                              n_samples=200, progress=False)
     >>> table.to_dataframe().shape
-    (2, 20)
+    (2, 22)
     >>> round(float(table["rank_threshold"][0]))
     10
     """
