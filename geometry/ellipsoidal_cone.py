@@ -114,6 +114,7 @@ class _Secular:
     def __init__(self, rho, b, mult):
         self.tp = _solve_pole(rho, b)
         self.wp = 1.0 / (1.0 + self.tp * rho)
+        self.consts = None  # the projection kernel's cone constants, made on first use
         self.bzpos = bool(np.any((rho == 0) & (b != 0)))
         pos = rho > 0
         carrying = pos & (b != 0)
@@ -395,15 +396,17 @@ class EllipsoidalCone(ConvexCone):
 
     def _batch(self, Gp, H, flat2, want_support=False):
         """Kernel output (n, 7): form, x, mu, ||Pi_K g||^2, ||Pi_K° g||^2, sphere support,
-        evaluations of the secular function."""
-        from ._kernels import polar_batch
+        passes over the groups made by the projection."""
+        from ._kernels import polar_batch, polar_constants
         from .parallel import parallel_call
 
         sec = self._secular
+        if sec.consts is None:
+            sec.consts = polar_constants(self._rho, self._b, sec.wp, sec.tp, sec.bzpos)
         out = parallel_call(polar_batch, np.ascontiguousarray(Gp, dtype=np.float64),
                             np.ascontiguousarray(H, dtype=np.float64),
                             np.ascontiguousarray(flat2, dtype=np.float64), self._rho, self._b, sec.wp, sec.tp,
-                            sec.bzpos, want_support, self.flat_dim > 0, sec.k, sec.c1, sec.tau1,
+                            sec.bzpos, sec.consts, want_support, self.flat_dim > 0, sec.k, sec.c1, sec.tau1,
                             sec.pole_kind, sec.halfspace, sec.bnorm)
         check = out if want_support else out[:, :5]
         if not np.all(np.isfinite(check)):  # pragma: no cover - a bug, not bad input

@@ -274,3 +274,41 @@ def test_thread_count_does_not_change_results():
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(one, two, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- stored instances
+def test_projection_numbers_unchanged_on_stored_instances():
+    """The derivative-based root-find gives the Brent-method kernel's numbers (stored in
+    tests/data/polar_reference.npz by tests/polar_instances.py) to 1e-12 relative."""
+    from polar_instances import REFERENCE, instances, outputs
+
+    ref = np.load(REFERENCE, allow_pickle=False)
+    seen = set()
+    for k, (name, K, n, seed) in enumerate(instances()):
+        out = outputs(K, n, seed)
+        old = ref[f"out{k}"]
+        # squared projection norms, each to 1e-12 of itself (or of ||g||^2 when it is tiny)
+        size = old[:, 3] + old[:, 4]
+        for c in (3, 4):
+            err = np.abs(out[:, c] - old[:, c]) / np.maximum(np.maximum(np.abs(old[:, c]), 1e-3 * size), 1e-300)
+            assert err.max() <= 1e-12, (name, c, err.max())
+        np.testing.assert_allclose(out[:, 5], old[:, 5], rtol=1e-12, atol=1e-13 * np.sqrt(size.max()), err_msg=name)
+        # the same solution (x, mu) where the form agrees (at the pole both forms name the same point)
+        same = out[:, 0] == old[:, 0]
+        assert same.mean() > 0.98, name
+        np.testing.assert_allclose(out[same, 1], old[same, 1], rtol=1e-11, err_msg=name)
+        seen.update(np.unique(out[:, 0]).tolist())
+        # passes over the groups: 2 for a sample in K° (the first pass and the norms), more otherwise
+        passes = out[:, 6]
+        assert np.all(passes == np.round(passes)) and passes.min() >= 2
+    assert seen == {0.0, 1.0}
+
+
+def test_projection_passes_on_the_benchmark_spectrum():
+    """Cost diagnostic (a count, not a time): the 1/i spectrum needs few passes per sample."""
+    lam = 1.0 / np.arange(1, 5001)
+    off = np.zeros(5000)
+    off[0] = 1.0
+    K = EllipsoidalCone.from_quadratic(lam, off, 1e-4)
+    out = K._batch(*K._draw(200, np.random.default_rng(1009)))
+    assert out[:, 6].mean() <= 8.0, out[:, 6].mean()
