@@ -133,6 +133,27 @@ def test_well_width_matches_geometry(spectrum, distance, eps):
     assert res.threshold.value == pytest.approx(D - res.width.value ** 2)
 
 
+def test_cos_guess_same_values_fewer_tests():
+    """Starting from a guessed bracket of the angles certifies the same values (within the tolerance)."""
+    D = 2000
+    well, theta0 = _well_case("flat", 3.0, None, D)
+    eps = 0.3 * well.loss(theta0)
+    G = np.random.default_rng(1011).standard_normal((6, D))
+    exact = well.cone(theta0, eps).support(G) / np.linalg.norm(G, axis=1)
+    plain = sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial")
+    pair = sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial",
+                          cos_guess=(exact.min() - 0.002, exact.max() + 0.002))
+    point = sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial", cos_guess=float(exact.mean()))
+    far = sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial", cos_guess=(0.05, 0.06))
+    for res in (plain, pair, point, far):
+        gap = exact - res.cos_brackets[:, 0]
+        assert np.all(gap >= -1e-9) and np.all(gap <= res.tol + 1e-6)
+    assert pair.n_tests.sum() < plain.n_tests.sum()
+    for bad in (1.5, (0.5, 0.4), (0.1, 0.2, 0.3)):
+        with pytest.raises(ValueError, match="cos_guess"):
+            sublevel_width(well, eps, theta0, G=G, seed=0, executor="serial", cos_guess=bad)
+
+
 def test_well_cases_cover_nonconvex_cones():
     """Some samples of the far, low cases need alpha > pi/2 (negative supremum)."""
     well, theta0 = _well_case("flat", 6.0, 0.02, 80)

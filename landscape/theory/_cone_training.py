@@ -213,7 +213,7 @@ def cone_descent(obj, project, x0, eps, *, optimizer, lr, steps, check_every, ba
     return ConeTest(False, x, k, f, False)
 
 
-def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter, guess=None):
+def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter, guess=None, step=None):
     r"""The largest certified :math:`\cos\alpha` such that :math:`\theta_0 + C(g, \alpha)` meets
     :math:`S(\epsilon)`, by bisection.
 
@@ -222,9 +222,9 @@ def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter, g
     projection of the last certificate onto :math:`C(g, \arccos c)`; a success raises the
     lower end to the certificate's own cosine (at least c), a failure lowers the upper end
     to c. The tests are at the midpoint of the bracket; with a ``guess``, the first test is
-    at the guess and the next ones gallop away from it (steps of 2 tol, 4 tol, ...) until the
-    outcome changes, then bisect. Stops when the bracket is narrower than ``tol`` or after
-    ``max_tests``.
+    at the guess and the next ones gallop away from it (steps of ``step``, then twice, four
+    times that, ...; ``step`` defaults to 2 tol) until the outcome changes, then bisect.
+    Stops when the bracket is narrower than ``tol`` or after ``max_tests``.
 
     Returns
     -------
@@ -241,7 +241,7 @@ def bisect_angle(obj, g, x_start, eps, *, tol, max_tests, descent, batch_iter, g
     tests, steps, n_div = [], 0, 0
     # gallop: None (bisect), "first" (test the guess), "up" or "down" (step away from it)
     gallop = "first" if guess is not None and lo < guess < hi else None
-    h = 2.0 * tol
+    h = 2.0 * tol if step is None else float(step)
     while hi - lo > tol and len(tests) < max_tests:
         mid = 0.5 * (lo + hi)
         if gallop == "first":

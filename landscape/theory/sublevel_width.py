@@ -313,7 +313,7 @@ def _sample_task(task):
         batches = obj.batches(np.random.default_rng(batch_seq))
         out = bisect_angle(obj, g, context["x_start"], context["eps"], tol=opts["tol"],
                            max_tests=opts["max_tests"], descent=_descent(opts), batch_iter=batches,
-                           guess=opts["cos_guess"])
+                           guess=opts["cos_guess"], step=opts["cos_step"])
     lo, hi, gn = out["cos_low"], out["cos_high"], out["g_norm"]
     rec = {
         "kind": _RECORD_KIND, "t": 0, "basis": _RECORD_BASIS, "d": D, "seed": int(index),
@@ -484,11 +484,15 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
         Progress bar (None: on when interactive).
     keep_points : bool
         Keep each sample's certificate (a point of the sub-level set) in ``points``.
-    cos_guess : float in (-1, 1), optional
+    cos_guess : float or (float, float) in (-1, 1), optional
         Where the values of :math:`\cos\alpha` are expected (e.g. from a pilot run with a
-        few samples): the first test of each sample is there, the next ones gallop away
-        from it in steps of 2, 4, 8, ... ``tol`` until the outcome changes, then bisect.
-        About half the tests when the angles concentrate; the estimand is the same.
+        few samples). A number c: the first test of each sample is at c, the next ones
+        gallop away from it in steps of 2, 4, 8, ... ``tol`` until the outcome changes, then
+        bisect. A pair (low, high): the first tests are at low then high (galloping on in
+        steps of 2, 4, ... (high - low) if the values lie outside), then bisection: about
+        :math:`2 + \log_2((\mathrm{high}-\mathrm{low})/\mathrm{tol})` tests instead of
+        :math:`\log_2(1/\mathrm{tol})` when the pair brackets the values. The estimand is the
+        same; only the path of the tests changes.
 
     Returns
     -------
@@ -531,10 +535,14 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
     for name, flag in (("early_stop", early_stop), ("keep_points", keep_points)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
+    cos_step = None
     if cos_guess is not None:
-        if isinstance(cos_guess, bool) or not isinstance(cos_guess, numbers.Real) or not -1 < cos_guess < 1:
-            raise ValueError(f"cos_guess must be a number in (-1, 1) (a guess of cos alpha), got {cos_guess!r}")
-        cos_guess = float(cos_guess)
+        guess = as_float_array(cos_guess, "cos_guess", ndim=(0, 1))
+        if guess.size not in (1, 2) or np.any(np.abs(guess) >= 1) or (guess.size == 2 and not guess[0] < guess[1]):
+            raise ValueError("cos_guess must be a number in (-1, 1) or a pair low < high in (-1, 1) (where "
+                             f"cos alpha is expected), got {cos_guess!r}")
+        cos_guess = float(guess.flat[0])
+        cos_step = float(guess[1] - guess[0]) if guess.size == 2 else None
     confidence = check_probability(confidence, "confidence")
     if form not in ("gordon1988", "concentration"):
         raise ValueError(f"form must be 'gordon1988' or 'concentration', got {form!r}")
@@ -569,6 +577,7 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
         "G": None if G is None else _digest(G), "tol": tol, "max_tests": max_tests,
         "optimizer": opt_spec, "steps": steps, "batch_size": int(batch_size or 0),
         "check_every": check_every, "early_stop": bool(early_stop), "cos_guess": cos_guess,
+        "cos_step": cos_step,
     }
     common = dict(D=D, eps=eps, loss_at_theta0=L0, tol=tol, confidence=confidence, protocol=protocol)
     empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -590,7 +599,7 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
 
     options = {"optimizer": opt, "lr": lr, "steps": steps, "check_every": check_every,
                "early_stop": bool(early_stop), "batch_size": batch_size, "tol": tol, "max_tests": max_tests,
-               "cos_guess": cos_guess}
+               "cos_guess": cos_guess, "cos_step": cos_step}
     # 1. a first point of S(eps): training in the whole space (alpha = pi)
     full_batches = obj.batches(np.random.default_rng(_child(root, 1)))
     with _single_thread():
