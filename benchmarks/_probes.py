@@ -23,3 +23,28 @@ def parallel_sum(a):
             acc += a[i]
         parts[k] = acc
     return parts[0] + parts[1]
+
+
+@njit(cache=True, parallel=True)
+def one_pass(Gp, H, rho, b, wp):
+    """One pass over each sample's groups reading what the projection kernel reads (g, h,
+    rho, b, w_p) and computing three sums (P, R2, beta): the unit the kernel's cost is
+    counted in, on the same data and threads."""
+    n = Gp.shape[0]
+    shared = H.shape[0] != n
+    out = np.empty((n, 3))
+    for j in prange(n):
+        g = Gp[j]
+        h = H[0] if shared else H[j]
+        P = 0.0
+        R2 = 0.0
+        beta = 0.0
+        for i in range(rho.shape[0]):
+            bg = b[i] * g[i]
+            P += bg
+            R2 += rho[i] * (g[i] * g[i] + h[i])
+            beta += bg * wp[i]
+        out[j, 0] = P
+        out[j, 1] = R2
+        out[j, 2] = beta
+    return out

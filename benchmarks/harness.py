@@ -223,3 +223,42 @@ def kept_sections(path):
         text = fh.read()
     found = re.finditer(r"<!-- begin: ([\w.-]+) -->.*?<!-- end: \1 -->", text, re.S)
     return "".join("\n" + m.group(0) + "\n" for m in found)
+
+
+def write_marked_section(path, mark, text):
+    """Replace (or append) the section of ``path`` between ``<!-- begin: mark -->`` and
+    ``<!-- end: mark -->`` (kept by run.py when it rewrites the file)."""
+    import re
+
+    block = f"<!-- begin: {mark} -->\n{text.rstrip()}\n<!-- end: {mark} -->\n"
+    old = open(path).read() if os.path.exists(path) else ""
+    pattern = re.compile(rf"<!-- begin: {re.escape(mark)} -->.*?<!-- end: {re.escape(mark)} -->\n?", re.S)
+    new = pattern.sub(lambda m: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block
+    with open(path, "w") as fh:
+        fh.write(new)
+
+
+def interleaved(fns, repeats, warmup=1):
+    """Time each of ``fns`` (name -> callable) ``repeats`` times, interleaved round by round,
+    after ``warmup`` calls each; returns name -> list of seconds."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
+def ratio_stats(num, den):
+    """Median of the round-by-round ratios num[i] / den[i], with their 25-75% spread."""
+    r = np.asarray(num) / np.asarray(den)
+    return float(np.median(r)), float(np.percentile(r, 25)), float(np.percentile(r, 75))
+
+
+def fmt_ratio_spread(stats):
+    med, lo, hi = stats
+    return f"{fmt_ratio(med)} ({lo:.2f}-{hi:.2f})"

@@ -10,11 +10,11 @@ Cases (benchmarks/cases_geometry.py, benchmarks/cases_landscape.py):
 
 1. Gaussian width of a point cloud against the naive ``(G @ X.T).max(1)`` and the bare
    product; the Gram-matrix route for D >> n.
-2. Statistical dimension of an ellipsoidal cone (projection onto the polar cone) against a
-   memory-bandwidth bound and against cvxpy (Clarabel).
+2. Statistical dimension of an ellipsoidal cone (projection onto the polar cone): passes per
+   sample, against one pass and one Gaussian draw, and against cvxpy (Clarabel).
 3. Grouped spectra: time independent of D, same numbers as the ungrouped kernel.
-4. Fastfood map: the FWHT against memory-traffic bounds, memory O(D), a training step at
-   D ~ 1e6.
+4. Fastfood map: the FWHT against FFHT (when importable) and the textbook traffic bound,
+   memory O(D), a training step at D ~ 1e6.
 5. Subspace training, numpy MLP against the same network in PyTorch (when installed).
 
 Plus the scaling exponents of cases 1, 2 and 4 and the numba compile times (cold cache,
@@ -103,28 +103,29 @@ def _discussion():
         "numpy's single-threaded generator, an extra cost of about a quarter of the product that no "
         "support kernel can remove. The Gram route removes it, and D from the per-sample cost, when "
         "D >> n; `method='auto'` takes it when a flop model says it is faster.",
-        "* **Case 2.** The one-pass bound assumes each sample's inputs are read once. The projection "
-        "is a scalar root-find: every evaluation of the secular function is a full pass over the "
-        "sample (two, in fact: the sums that fix the scaling, then the cone equation, computed term "
-        "by term to avoid cancellation), and Brent's method needs about fifteen evaluations to reach "
-        "machine precision (geometric bisection steps brought this down by a quarter). So the kernel "
-        "makes about thirty passes per sample, each at the streaming rate: at D = 1e6 it runs at about "
-        "the time its memory traffic needs ('vs traffic as run'), i.e. it is bandwidth-bound for its "
-        "algorithm, and the 4x target against a single pass is not met. Meeting it needs an algorithm "
-        "with a constant number of passes, for instance compressing each sample into moments of "
-        "binned eigenvalues (a convergent expansion of 1/(1 + t rho) within each bin) before the "
-        "root-find; that changes the kernel's numerics and is left as future work. Stopping Brent's "
-        "method at the rounding-noise level of the secular function would save another 10-15% of "
-        "the evaluations. Against cvxpy the kernel is two to three orders of magnitude faster per "
-        "sample and agrees to rounding once the reference is polished.",
+        "* **Case 2.** The projection is a scalar root-find per sample, and every evaluation of the "
+        "secular function is a pass over the sample. Each pass now gathers the value and two "
+        "derivatives of the function's sums at once, the first pass also gives the function's ends "
+        "(the starting point is the root of a hyperbola through them), and the steps are Halley "
+        "steps on F = sigma B - sqrt(Q), a form of the cone equation that is nearly linear; so "
+        "about five passes per sample in all, where Brent's method needed about sixteen "
+        "evaluations of two passes each. Its passes carry more arithmetic than a bare read, and "
+        "numpy's one-thread Gaussian draw costs as much as a few passes: end to end, the estimate "
+        "runs within about twice one draw plus one pass. The numbers are those of the earlier "
+        "kernel to about 1e-13 (tests/test_kernels.py compares them on stored instances). Against "
+        "cvxpy the kernel is two to three orders of magnitude faster per sample and agrees to "
+        "rounding once the reference is polished.",
         "* **Case 3.** The grouped representation costs O(number of groups) per sample; D only enters "
         "through the degrees of freedom of the chi-square draws, whose cost does not depend on them.",
-        "* **Case 4.** The blocked FWHT does the first 12 stages inside 32 KB blocks and the remaining "
-        "ones on contiguous strips of columns, with pairs of stages fused and the loops vectorised: "
-        "two passes over memory instead of log2 L, several times below the log2 L-pass traffic "
-        "bound. At L = 2^20 the 8 MB array stays in the L3 cache (so even the textbook loop reaches "
-        "that bound); from L = 2^22 on both passes go to DRAM. The Fastfood map adds a random "
-        "permutation (a gather over the whole vector), and uses O(L) memory.",
+        "* **Case 4.** The FWHT is depth-first, as FFHT's: blocks of 4096 entries (32 KB) are "
+        "transformed in cache (three stages in registers, then radix-8 passes over contiguous "
+        "vectors), and groups of 8 (4, 2) finished sub-transforms are joined by one radix-8 (4, 2) "
+        "pass while they are still in cache, so the array is streamed about log8(L/4096) + 1 "
+        "times. Every entry sees the textbook additions in the textbook order (the result is "
+        "bitwise the textbook's, and FFHT's). In cache the first three stages run on scalars "
+        "(FFHT shuffles AVX registers there), which is most of what separates the two at small L. "
+        "The Fastfood map adds a random permutation (a gather over the whole vector), and uses "
+        "O(L) memory.",
         "* **Case 5.** Per step both do the same work (A phi, the network's forward and backward "
         "pass, A^T g) and follow the same trajectory; the table of parts shows where the time goes "
         "(the two products with the dense D x d matrix are memory-bound).",

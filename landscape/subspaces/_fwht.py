@@ -6,23 +6,23 @@ ordering (the ordering of :func:`scipy.linalg.hadamard`) is
 it is symmetric with :math:`H^T H = L\,I`. The butterflies below apply it in
 :math:`O(L \log L)` operations.
 
-Memory traffic. The textbook transform makes :math:`\log_2 L` passes over the array, one
-per stage (butterflies at distance h = 1, 2, 4, ...): :math:`16 L \log_2 L` bytes read and
-written once the array no longer fits in cache. Here the stages are split in two groups
-that each cost one pass:
-
-* stages :math:`h < B` act inside blocks of B consecutive entries (``_BLOCK``, 32 KB):
-  each block is transformed in cache;
-* stages :math:`h \ge B` pair entries B apart: viewing the array as a (L/B) x B matrix
-  they are a transform of length L/B down every column. A strip of ``_STRIP`` columns is
-  copied to a contiguous buffer (which avoids cache-set conflicts from the power-of-two
-  stride), transformed there and copied back.
+Memory traffic and order. The textbook transform makes :math:`\log_2 L` passes over the
+array, one per stage (butterflies at distance h = 1, 2, 4, ...): :math:`16 L \log_2 L`
+bytes read and written once the array no longer fits in cache. Here the transform is
+depth-first, as in FFHT (Andoni et al.): a length n > B (``_BLOCK``, 4096 entries, 32 KB)
+is transformed as 8 (or 4, or 2) independent halves' halves of length n/8 ... followed by
+one radix-8 (4, 2) pass that fuses the remaining stages; a block of B entries is
+transformed in cache (the first three stages on groups of 8 entries held in registers,
+then radix-8 passes). Every pass is over contiguous vectors that the compiler
+vectorises, and the sub-transforms stay in cache while they run, so the array is
+streamed about :math:`\log_8(L/B) + 1` times.
 
 Every entry goes through exactly the same additions, in the same order, as in the
-textbook loop: the result is bitwise identical to it whatever the blocking and the number
-of threads (blocks and strips are independent, so they are also the unit of
-parallelism within one long transform). Entries known to be zero (``support``) are not
-read in the first group.
+textbook loop (the stages of one entry still run in increasing h): the result is bitwise
+identical to it -- and to FFHT -- whatever the blocking and the number of threads (the
+sub-transforms are independent, and the passes split into independent ranges, so they are
+also the unit of parallelism within one long transform). Sub-transforms of entries known
+to be zero (``support``) are skipped.
 
 The fast Fastfood map also needs the permutation step :math:`G\Pi` (and its transpose);
 ``gather_scale_rows`` and ``scale_scatter_rows`` do it in one parallel pass (numpy's fancy
@@ -41,10 +41,8 @@ __all__ = ["fwht_rows", "gather_scale_rows", "scale_scatter_rows"]
 
 #: below this many entries the serial kernel is used (thread start-up costs more)
 _PARALLEL_MIN_SIZE = 1 << 16
-#: entries per block of the first group of stages (4096 doubles = 32 KB, in L1/L2)
+#: length of the transforms done in cache (4096 doubles = 32 KB, in L1/L2)
 _BLOCK = 1 << 12
-#: columns per strip of the second group of stages (16 doubles = two cache lines per row)
-_STRIP = 16
 
 
 @njit(cache=True)
@@ -63,51 +61,110 @@ def _fwht_inplace(x):
 
 
 @njit(cache=True)
-def _radix4(x, base, h, count):
-    """Stages h and 2h on ``count`` consecutive groups of 4h entries from x[base].
-
-    The two stages fused: the same additions, in the same order, as two textbook passes.
-    (Slices rather than offset indices let LLVM vectorise the loop.)
-    """
+def _radix8(x, base, h, count):
+    """Stages h, 2h and 4h on ``count`` consecutive groups of 8h entries from x[base]."""
     for g in range(count):
-        i = base + g * 4 * h
-        p = x[i:i + h]
-        q = x[i + h:i + 2 * h]
-        r = x[i + 2 * h:i + 3 * h]
-        s = x[i + 3 * h:i + 4 * h]
-        for j in range(h):
-            a = p[j]
-            b = q[j]
-            c = r[j]
-            d = s[j]
-            s0 = a + b
-            s1 = a - b
-            s2 = c + d
-            s3 = c - d
-            p[j] = s0 + s2
-            q[j] = s1 + s3
-            r[j] = s0 - s2
-            s[j] = s1 - s3
+        _radix8_part(x, base + g * 8 * h, h, 0, h)
 
 
 @njit(cache=True)
-def _radix2(x, base, h, count):
-    """Stage h on ``count`` consecutive groups of 2h entries from x[base]."""
+def _radix8_part(x, i, h, j0, j1):
+    """Stages h, 2h, 4h of the group of 8h entries from x[i], at the offsets j0 .. j1 of its eighths.
+
+    The same additions, in the same order, as three textbook passes. (Slices rather than
+    offset indices let LLVM vectorise the loop.)
+    """
+    n = j1 - j0
+    p0 = x[i + j0:i + j0 + n]
+    p1 = x[i + h + j0:i + h + j0 + n]
+    p2 = x[i + 2 * h + j0:i + 2 * h + j0 + n]
+    p3 = x[i + 3 * h + j0:i + 3 * h + j0 + n]
+    p4 = x[i + 4 * h + j0:i + 4 * h + j0 + n]
+    p5 = x[i + 5 * h + j0:i + 5 * h + j0 + n]
+    p6 = x[i + 6 * h + j0:i + 6 * h + j0 + n]
+    p7 = x[i + 7 * h + j0:i + 7 * h + j0 + n]
+    for j in range(n):
+        a0 = p0[j]
+        a1 = p1[j]
+        a2 = p2[j]
+        a3 = p3[j]
+        a4 = p4[j]
+        a5 = p5[j]
+        a6 = p6[j]
+        a7 = p7[j]
+        b0 = a0 + a1
+        b1 = a0 - a1
+        b2 = a2 + a3
+        b3 = a2 - a3
+        b4 = a4 + a5
+        b5 = a4 - a5
+        b6 = a6 + a7
+        b7 = a6 - a7
+        c0 = b0 + b2
+        c1 = b1 + b3
+        c2 = b0 - b2
+        c3 = b1 - b3
+        c4 = b4 + b6
+        c5 = b5 + b7
+        c6 = b4 - b6
+        c7 = b5 - b7
+        p0[j] = c0 + c4
+        p1[j] = c1 + c5
+        p2[j] = c2 + c6
+        p3[j] = c3 + c7
+        p4[j] = c0 - c4
+        p5[j] = c1 - c5
+        p6[j] = c2 - c6
+        p7[j] = c3 - c7
+
+
+@njit(cache=True)
+def _radix4_part(x, i, h, j0, j1):
+    """Stages h and 2h of the group of 4h entries from x[i], at the offsets j0 .. j1 of its quarters."""
+    n = j1 - j0
+    p = x[i + j0:i + j0 + n]
+    q = x[i + h + j0:i + h + j0 + n]
+    r = x[i + 2 * h + j0:i + 2 * h + j0 + n]
+    s = x[i + 3 * h + j0:i + 3 * h + j0 + n]
+    for j in range(n):
+        a = p[j]
+        b = q[j]
+        c = r[j]
+        d = s[j]
+        s0 = a + b
+        s1 = a - b
+        s2 = c + d
+        s3 = c - d
+        p[j] = s0 + s2
+        q[j] = s1 + s3
+        r[j] = s0 - s2
+        s[j] = s1 - s3
+
+
+@njit(cache=True)
+def _radix4(x, base, h, count):
+    """Stages h and 2h on ``count`` consecutive groups of 4h entries from x[base]."""
     for g in range(count):
-        i = base + g * 2 * h
-        p = x[i:i + h]
-        q = x[i + h:i + 2 * h]
-        for j in range(h):
-            a = p[j]
-            b = q[j]
-            p[j] = a + b
-            q[j] = a - b
+        _radix4_part(x, base + g * 4 * h, h, 0, h)
+
+
+@njit(cache=True)
+def _radix2_part(x, i, h, j0, j1):
+    """Stage h of the group of 2h entries from x[i], at the offsets j0 .. j1 of its halves."""
+    n = j1 - j0
+    p = x[i + j0:i + j0 + n]
+    q = x[i + h + j0:i + h + j0 + n]
+    for j in range(n):
+        a = p[j]
+        b = q[j]
+        p[j] = a + b
+        q[j] = a - b
 
 
 @njit(cache=True)
 def _block_stages(x, lo, size):
-    """Stages h = 1 .. size/2 on x[lo:lo + size]: the first three on groups of 8 entries held
-    in registers, then pairs of stages (the textbook additions, in the textbook order)."""
+    """All the stages of the transform of x[lo:lo + size] (size <= _BLOCK: in cache): the first
+    three on groups of 8 entries held in registers, then radix-8 (4, 2) passes."""
     h = 1
     if size >= 8:
         for i in range(lo, lo + size, 8):
@@ -136,70 +193,100 @@ def _block_stages(x, lo, size):
             x[i + 6] = b2 - b6
             x[i + 7] = b3 - b7
         h = 8
-    while 4 * h <= size:
+    while 8 * h <= size:
+        _radix8(x, lo, h, size // (8 * h))
+        h *= 8
+    if 4 * h <= size:
         _radix4(x, lo, h, size // (4 * h))
         h *= 4
-    if h < size:
-        _radix2(x, lo, h, size // (2 * h))
+    if 2 * h <= size:
+        for g in range(size // (2 * h)):
+            _radix2_part(x, lo + g * 2 * h, h, 0, h)
 
 
 @njit(cache=True)
-def _strip_stages(x, block, c0, width, buf):
-    """Stages h = block .. L/2 on columns c0 .. c0 + width of x viewed as (L/block, block)."""
-    R = x.shape[0] // block
-    for r in range(R):
-        base = r * block + c0
-        for c in range(width):
-            buf[r * width + c] = x[base + c]
-    # rows are `width` apart in buf: stage h over rows is stage h * width over buf
-    h = 1
-    while 4 * h <= R:
-        _radix4(buf, 0, h * width, R // (4 * h))
-        h *= 4
-    if h < R:
-        _radix2(buf, 0, h * width, R // (2 * h))
-    for r in range(R):
-        base = r * block + c0
-        for c in range(width):
-            x[base + c] = buf[r * width + c]
+def _split(n):
+    """Number of sub-transforms (8, 4 or 2) a transform of length n > _BLOCK is split into."""
+    if n >= 8 * _BLOCK:
+        return 8
+    if n >= 4 * _BLOCK:
+        return 4
+    return 2
 
 
 @njit(cache=True)
-def _layout(L, support):
-    """Block size, number of blocks, blocks holding non-zero input, strip width."""
-    block = min(L, _BLOCK)
-    n_blocks = L // block
-    return block, n_blocks, min(n_blocks, (support + block - 1) // block), min(_STRIP, block)
+def _join(x, lo, m, k, j0, j1):
+    """The stages m .. k m / 2 that join k transforms of length m from x[lo], offsets j0 .. j1."""
+    if k == 8:
+        _radix8_part(x, lo, m, j0, j1)
+    elif k == 4:
+        _radix4_part(x, lo, m, j0, j1)
+    else:
+        _radix2_part(x, lo, m, j0, j1)
 
 
 @njit(cache=True)
-def _fwht_blocked(x, support):
-    """Serial blocked FWHT of one row; entries from ``support`` on are zero on input."""
-    block, n_blocks, used, width = _layout(x.shape[0], support)
-    for k in range(used):
-        _block_stages(x, k * block, block)
-    if n_blocks > 1:
-        buf = np.empty(n_blocks * width, dtype=x.dtype)
-        for c0 in range(0, block, width):
-            _strip_stages(x, block, c0, width, buf)
+def _fwht_depth_first(x, lo, n, support):
+    """Serial FWHT of x[lo:lo + n] (n a power of two); entries from ``support`` on are zero.
+
+    Depth-first: n is split into k = 8 (4, 2) parts, each part likewise, down to blocks of
+    _BLOCK entries; every part is transformed completely before the pass that joins the k
+    parts. Written as a loop over the blocks (a post-order walk of that tree: numba does not
+    cache recursive functions), joining each group as soon as its last block is done.
+    """
+    if n <= _BLOCK:
+        if lo < support:
+            _block_stages(x, lo, n)
+        return
+    # the split factors, top-down, and the group sizes bottom-up (in blocks)
+    factors = np.empty(32, dtype=np.int64)
+    levels = 0
+    size = n
+    while size > _BLOCK:
+        k = _split(size)
+        factors[levels] = k
+        levels += 1
+        size //= k
+    groups = np.empty(levels + 1, dtype=np.int64)  # groups[l]: blocks per group of level l
+    groups[0] = 1
+    for l in range(1, levels + 1):
+        groups[l] = groups[l - 1] * factors[levels - l]
+    for blk in range(n // _BLOCK):
+        start = lo + blk * _BLOCK
+        if start < support:
+            _block_stages(x, start, _BLOCK)
+        for l in range(1, levels + 1):
+            if (blk + 1) % groups[l] != 0:
+                break
+            first = lo + (blk + 1 - groups[l]) * _BLOCK  # the group's first entry
+            if first < support:
+                m = groups[l - 1] * _BLOCK
+                _join(x, first, m, factors[levels - l], 0, m)
 
 
 @njit(cache=True, parallel=True)
 def _fwht_one_parallel(x, support):
-    """The blocked FWHT of one long row, blocks and strips spread over the threads."""
-    block, n_blocks, used, width = _layout(x.shape[0], support)
-    for k in prange(used):
-        _block_stages(x, k * block, block)
-    if n_blocks > 1:
-        for s in prange(block // width):
-            _strip_stages(x, block, s * width, width, np.empty(n_blocks * width, dtype=x.dtype))
+    """The FWHT of one long row: the top-level sub-transforms, then the joining pass, split
+    over the threads (independent ranges: the result does not depend on the thread count)."""
+    n = x.shape[0]
+    if n <= _BLOCK:
+        _block_stages(x, 0, n)
+        return
+    k = _split(n)
+    m = n // k
+    for part in prange(k):
+        _fwht_depth_first(x, part * m, m, support)
+    chunk = max(1, min(m, _BLOCK // 8))
+    for c in prange((m + chunk - 1) // chunk):
+        j0 = c * chunk
+        _join(x, 0, m, k, j0, min(m, j0 + chunk))
 
 
 @njit(cache=True)
 def _fwht_rows_serial(X, support=-1):
     sup = X.shape[1] if support < 0 else support
     for r in range(X.shape[0]):
-        _fwht_blocked(X[r], sup)
+        _fwht_depth_first(X[r], 0, X.shape[1], sup)
 
 
 @njit(cache=True, parallel=True)
@@ -207,7 +294,7 @@ def _fwht_rows_parallel(X, support=-1):
     # rows are independent transforms: the result does not depend on the thread count
     sup = X.shape[1] if support < 0 else support
     for r in prange(X.shape[0]):
-        _fwht_blocked(X[r], sup)
+        _fwht_depth_first(X[r], 0, X.shape[1], sup)
 
 
 def fwht_rows(X, support=None):
