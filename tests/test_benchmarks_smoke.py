@@ -31,3 +31,11 @@ def test_sublevel_widths_benchmark_runs_in_quick_mode():
                           "--workers", "1"], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "direct D - w^2" in res.stdout and "measured / direct" in res.stdout
+
+
+def test_scale_benchmark_runs_in_quick_mode():
+    script = os.path.join(ROOT, "benchmarks", "scale.py")
+    res = subprocess.run([sys.executable, script, "--quick", "--parts", "haar,fwht"], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Exact (Haar) maps" in res.stdout and "FWHT" in res.stdout
