@@ -19,9 +19,16 @@ ratio against that same-run baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _p in (HERE, ROOT):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 SIZES = {
     "full": [  # (hidden layers, d, kind, dtype)
@@ -52,7 +59,7 @@ def _sync(device):
 def _case(layers, d, kind, dtype_name, device, batch, steps, repeats):
     import numpy as np
     import torch
-    from torch.func import functional_call
+    from _torch_baseline import plain_subspace_sgd
 
     from landscape.torch import TorchModel, TorchSubspaceModel
 
@@ -76,21 +83,7 @@ def _case(layers, d, kind, dtype_name, device, batch, steps, repeats):
     gen = torch.Generator(device=device).manual_seed(3)
     P = torch.randn(D, d, generator=gen, device=device, dtype=dtype).div_(D ** 0.5)
     th0 = torch.as_tensor(theta0, device=device, dtype=dtype)
-    names = [n for n, _ in net.named_parameters()]
-    shapes = [p.shape for p in net.parameters()]
-    numels = [p.numel() for p in net.parameters()]
-
-    def plain(n):
-        z = torch.zeros(d, device=device, dtype=dtype, requires_grad=True)
-        opt = torch.optim.SGD([z], lr=0.01)
-        for _ in range(n):
-            opt.zero_grad(set_to_none=True)
-            theta = th0 + P @ z
-            params = {k: t.view(s) for k, t, s in zip(names, torch.split(theta, numels), shapes)}
-            loss = torch.nn.functional.cross_entropy(functional_call(net, params, (Xt,)), yt)
-            loss.backward()
-            opt.step()
-            loss.item()
+    plain = plain_subspace_sgd(net, P, th0, Xt, yt)
 
     threads = torch.get_num_threads()  # the plain loop's count (CPU runs): equal threads on both sides
 

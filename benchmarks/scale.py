@@ -239,7 +239,7 @@ def _mlp(hidden, dtype):
 def _step_case(hidden, d, kind, dtype_name, sz, threads, earlier=False):
     """(library step times, plain torch step times) interleaved, per step."""
     import torch
-    from torch.func import functional_call
+    from _torch_baseline import plain_subspace_sgd
 
     from landscape.subspaces import random_subspace
     from landscape.torch import TorchModel, TorchSubspaceModel
@@ -268,21 +268,7 @@ def _step_case(hidden, d, kind, dtype_name, sz, threads, earlier=False):
     P = (sub.projection.dense if sub.projection.dense is not None
          else torch.randn(D, d, generator=torch.Generator().manual_seed(3), dtype=dtype) / D ** 0.5)
     th0 = torch.as_tensor(theta0, dtype=dtype)
-    names = [n for n, _ in net.named_parameters()]
-    shapes = [p.shape for p in net.parameters()]
-    numels = [p.numel() for p in net.parameters()]
-
-    def plain(n):
-        z = torch.zeros(d, dtype=dtype, requires_grad=True)
-        opt = torch.optim.SGD([z], lr=0.01)
-        for _ in range(n):
-            opt.zero_grad(set_to_none=True)
-            theta = th0 + P @ z
-            params = {k: t.view(s) for k, t, s in zip(names, torch.split(theta, numels), shapes)}
-            loss = torch.nn.functional.cross_entropy(functional_call(net, params, (Xt,)), yt)
-            loss.backward()
-            opt.step()
-            loss.item()
+    plain = plain_subspace_sgd(net, P, th0, Xt, yt)
 
     def ours(n):
         sub.train(Xt, yt, lr=0.01, steps=n, seed=0, threads=threads)

@@ -37,7 +37,6 @@ import datetime
 import json
 import multiprocessing
 import os
-import re
 import sys
 import tempfile
 import time
@@ -375,12 +374,9 @@ def _reading(results):
 # ----------------------------------------------------------------------------- driver
 def write_section(path, text):
     """Replace (or append) this script's marked section of RESULTS.md."""
-    block = f"<!-- begin: {MARK} -->\n{text.rstrip()}\n<!-- end: {MARK} -->\n"
-    old = open(path).read() if os.path.exists(path) else ""
-    pattern = re.compile(rf"<!-- begin: {MARK} -->.*?<!-- end: {MARK} -->\n?", re.S)
-    new = pattern.sub(lambda m: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block
-    with open(path, "w") as fh:
-        fh.write(new)
+    from harness import write_marked_section
+
+    write_marked_section(path, MARK, text)
 
 
 DIGITS = "digits MLP"
