@@ -66,13 +66,27 @@ def progress_bar(total=None, desc=None, *, progress=None, unit="it", leave=None,
         return _Silent(total)
     if progress:
         kwargs.pop("delay", None)  # asked for explicitly: shown at once (a delay applies to automatic bars)
-    from tqdm.auto import tqdm
+    tqdm = _tqdm_class()
 
     opts = dict(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
     if leave is not None:
         opts["leave"] = leave
     opts.update(kwargs)
     return tqdm(**opts)
+
+
+def _tqdm_class():
+    """tqdm's notebook widget in a notebook with ipywidgets, its text bar everywhere else (no warning)."""
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            from tqdm.std import tqdm
+
+            return tqdm
+    from tqdm.auto import tqdm
+
+    return tqdm
 
 
 class _Silent:

@@ -470,7 +470,7 @@ def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=N
     zero = y == 0
     if zero.any():
         ax.plot(t[zero], y[zero], "v", ms=9, mfc="none", color="tab:red",
-                label=r"$d^* = 0$: $\theta_t$ already in $S(\epsilon)$")
+                label=r"$d^* = 0$: every tested d succeeds")
     if predicted is not None:
         ax.plot(t, predicted, "s--", label=r"predicted $D-\delta$")
     if log:
