@@ -21,8 +21,8 @@ __all__ = ["main", "build_parser"]
 
 #: the run column judged by thresholds and compare unless --metric says otherwise
 DEFAULT_METRIC = "train_loss"
-#: measured on the shared 2-core machine (see the README)
-_DEMO_RUNTIME = "About 2-3 minutes on 2 cores."
+#: measured (see the README): 128 s of CPU time; the wall time grows with the machine's load
+_DEMO_RUNTIME = "About 2 minutes on 2 idle cores, longer on a loaded machine."
 
 
 class UserError(ValueError):

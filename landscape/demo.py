@@ -520,7 +520,8 @@ def run_demo(out, *, settings=None, seed=0, progress=None, max_workers=None):
     out : str or os.PathLike
         Output directory (created if needed).
     settings : DemoSettings, optional
-        Default :meth:`DemoSettings.full` (under 5 minutes on 2 cores).
+        Default :meth:`DemoSettings.full` (about 2 minutes on 2 idle cores: 128 s of CPU
+        time measured; longer on a loaded machine).
     seed : int
     progress : bool or None
         Progress lines (one per step, with the elapsed time) unless False, and tqdm bars
