@@ -199,17 +199,41 @@ def digits_network(settings=None):
     return model, data, proto
 
 
-def _check_store(out, s):
-    """Open (or create) the demo's run store now: a directory of another protocol fails before any work."""
+def _check_out(out, s, seed):
+    """Check an existing output directory before any work: its demo (settings, seed) and run store.
+
+    ``demo.json`` records the settings and seed of the demo that writes into ``out``; the run
+    store (``runs/``) and the direct-width stores (``widths/``) are resumed only by the same
+    demo. Another one fails here, in a second, not after minutes of computing.
+    """
+    import dataclasses
+
     from .experiments.result_store import ResultStore
     from .experiments.sweeps import sweep_protocol
 
+    record = {"settings": json.loads(json.dumps(dataclasses.asdict(s))), "seed": int(seed)}
+    path = os.path.join(out, "demo.json")
+    hint = "choose another --out directory or remove it"
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                stored = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: unreadable ({str(exc)[:200]}); {hint}") from None
+        if stored != record:
+            diff = sorted(k for k in set(stored.get("settings", {})) | set(record["settings"])
+                          if stored.get("settings", {}).get(k) != record["settings"].get(k))
+            what = ", ".join(diff + (["seed"] if stored.get("seed") != record["seed"] else []))
+            raise ValueError(f"{out} holds the output of another demo protocol (differs in: {what or 'format'}); "
+                             f"{hint}")
     model, data, proto = digits_network(s)
     try:
         ResultStore(os.path.join(out, "runs"), protocol=sweep_protocol(model, data, **proto))
     except ValueError as exc:
         raise ValueError(f"{out} holds the runs of another demo protocol (other settings?); choose another "
                          f"--out directory or remove {os.path.join(out, 'runs')} ({str(exc)[:300]})") from None
+    if not os.path.exists(path):
+        _write_json(path, record)
 
 
 def _network_part(s, out, seed, log, progress, max_workers):
@@ -540,7 +564,7 @@ def run_demo(out, *, settings=None, seed=0, progress=None, max_workers=None):
     matplotlib.use("Agg", force=False)
     s = settings or DemoSettings.full()
     os.makedirs(out, exist_ok=True)
-    _check_store(out, s)
+    _check_out(out, s, seed)
     log = _Log(progress is not False)
     t0 = time.perf_counter()
     quad = _quadratic_part(s, out, seed, log, progress)

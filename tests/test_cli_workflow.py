@@ -181,6 +181,12 @@ def test_demo_checks_an_existing_directory_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "another demo protocol" in err and len(err.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == ["runs"]          # nothing computed, nothing written
+    # a directory of the same demo with another seed (its widths stores would clash later)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "demo.json").write_text('{"settings": {}, "seed": 7}')
+    assert main(["demo", "--small", "--quiet", "--out", str(other)]) == 2
+    assert "another demo protocol" in capsys.readouterr().err and os.listdir(other) == ["demo.json"]
 
 
 def test_deprecated_file_functions_still_work(tmp_path):
