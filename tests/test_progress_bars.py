@@ -70,3 +70,21 @@ def test_automatic_bars_wait_before_showing(monkeypatch):
 
 def test_hand_written_bar_is_gone():
     assert not hasattr(sweeps_module, "_Progress")
+
+
+def test_torch_training_bars(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    from landscape.torch import TorchModel, TorchSubspaceModel
+    from landscape.torch import train_full as torch_train_full
+
+    model = TorchModel(torch.nn.Sequential(torch.nn.Linear(3, 2)).double(), input_shape=(3,))
+    rng = np.random.default_rng(1001)
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    TorchSubspaceModel(model, 2, subspace_seed=0).train(X, y, steps=3)          # not interactive: no bar
+    torch_train_full(model, X, y, theta0=model.init_params(0), steps=3)
+    assert capsys.readouterr().err == ""
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    TorchSubspaceModel(model, 2, subspace_seed=0).train(X, y, steps=3, progress=True)
+    torch_train_full(model, X, y, theta0=model.init_params(0), steps=3, progress=True)
+    assert "torch training in d = 2" in buf.getvalue() and "torch full-space training" in buf.getvalue()

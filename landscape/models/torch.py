@@ -908,7 +908,7 @@ class TorchSubspaceModel:
         return out[:, 0] if v.ndim == 1 else out
 
     def train(self, X, y=None, *, optimizer="sgd", lr=0.1, momentum=0.0, steps=100, batch_size=None,
-              seed=None, threads=None):
+              seed=None, threads=None, progress=None):
         r"""Train :math:`\phi` from 0 for a fixed number of steps.
 
         Parameters
@@ -933,6 +933,9 @@ class TorchSubspaceModel:
             for steps whose map and parameter vector are below 8 MiB, all cores above,
             never more than ``torch.get_num_threads()``); the previous counts are restored
             afterwards. The result does not depend on it beyond the last bits of float sums.
+        progress : bool or None
+            A bar over the steps (tqdm) for runs longer than a second: None shows it when a
+            person is watching (terminal, notebook), False never, True always.
 
         Returns
         -------
@@ -943,7 +946,7 @@ class TorchSubspaceModel:
                       optimizer=optimizer, lr=lr, momentum=momentum, steps=steps, batch_size=batch_size,
                       seed=seed, extra={"D": self.D, "d": self.d, "kind": self.kind,
                                         "subspace_seed": _jsonable_seed(self.projection.seed)},
-                      subspace=True, threads=threads, step_bytes=self._step_bytes())
+                      subspace=True, threads=threads, step_bytes=self._step_bytes(), progress=progress)
 
 
 def _jsonable_seed(seed):
@@ -953,7 +956,7 @@ def _jsonable_seed(seed):
 
 
 def train_full(model, X, y=None, *, theta0, optimizer="sgd", lr=0.1, momentum=0.0, steps=100,
-               batch_size=None, seed=None, threads=None):
+               batch_size=None, seed=None, threads=None, progress=None):
     r"""Train all D parameters of a :class:`TorchModel` from ``theta0`` (see :meth:`TorchSubspaceModel.train`).
 
     Returns
@@ -969,22 +972,33 @@ def train_full(model, X, y=None, *, theta0, optimizer="sgd", lr=0.1, momentum=0.
     return _train(model, lambda t: t, _to_tensor(theta0, model.dtype, model.device), X, y, optimizer=optimizer,
                   lr=lr, momentum=momentum, steps=steps, batch_size=batch_size, seed=seed,
                   extra={"D": D, "d": D, "kind": "full", "subspace_seed": None}, subspace=False,
-                  threads=threads, step_bytes=D * (torch.finfo(model.dtype).bits // 8))
+                  threads=threads, step_bytes=D * (torch.finfo(model.dtype).bits // 8), progress=progress)
 
 
 
 def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace,
-           threads=None, step_bytes=0):
+           threads=None, step_bytes=0, progress=None):
     from .._threads import step_threads, thread_budget
 
     if threads is not None:
         threads = check_int(threads, "threads", minimum=1)
     with thread_budget(step_threads(step_bytes, threads)):
         return _train_loop(model, to_theta, x0, X, y, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps,
-                           batch_size=batch_size, seed=seed, extra=extra, subspace=subspace)
+                           batch_size=batch_size, seed=seed, extra=extra, subspace=subspace, progress=progress)
 
 
-def _train_loop(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace):
+def _train_loop(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace,
+                progress=None):
+    from .._progress import progress_bar
+
+    desc = f"torch training in d = {extra.get('d')}" if subspace else "torch full-space training"
+    with progress_bar(steps, desc, progress=progress, unit="step", delay=1.0, leave=False) as bar:
+        return _train_steps(model, to_theta, x0, X, y, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps,
+                            batch_size=batch_size, seed=seed, extra=extra, subspace=subspace, bar=bar)
+
+
+def _train_steps(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_size, seed, extra, subspace,
+                 bar):
     if not isinstance(optimizer, str) or optimizer.lower() not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
     optimizer = optimizer.lower()
@@ -1028,6 +1042,7 @@ def _train_loop(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, ba
         value.backward()
         opt.step()
         history.append(v)
+        bar.update()
     with torch.no_grad():
         theta = to_theta(x.detach())
         finite = bool(torch.isfinite(theta).all())
