@@ -41,11 +41,13 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for _p in (ROOT, HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
-# the marks of this script's section of RESULTS.md (benchmarks/run.py keeps it: harness.kept_sections)
-BEGIN, END = "<!-- begin: methods_fashion_mnist -->", "<!-- end: methods_fashion_mnist -->"
+# this script's section of RESULTS.md (benchmarks/run.py keeps it: harness.kept_sections)
+MARK = "methods_fashion_mnist"
+BEGIN, END = f"<!-- begin: {MARK} -->", f"<!-- end: {MARK} -->"
 
 
 import torch  # noqa: E402
@@ -117,6 +119,31 @@ def run_cell(cell, model, data, args, common, executor, first):
     return sweep(model, data, [d], args.seeds, **kw)
 
 
+def _invocations(store):
+    """The records of earlier invocations (wall time, CPU time of the workers, runs executed)."""
+    import json
+
+    path = os.path.join(store, "invocations.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _log_invocation(store, wall, executed):
+    """Append this invocation's wall time, its workers' CPU time (getrusage of the reaped
+    children) and the number of runs it executed to ``<store>/invocations.jsonl``."""
+    import json
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rec = {"date": time.strftime("%Y-%m-%d %H:%M"), "wall_s": round(wall, 1),
+           "worker_cpu_s": round(ru.ru_utime + ru.ru_stime, 1), "executed": int(executed),
+           "load_avg": round(os.getloadavg()[0], 1)}
+    with open(os.path.join(store, "invocations.jsonl"), "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
 def report(table, args, wall, n_cells_done, grid, D, executed, steps):
     import matplotlib
 
@@ -156,7 +183,16 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
         lines += ["", f"Projected wall time of the whole grid: {total / 3600:.2f} core-hours, about "
                       f"{total / 3600 / args.workers:.2f} h on {args.workers} cores (sum of the stored runs' "
                       f"wall times plus the missing runs at their method's mean); still to run: "
-                      f"{remaining / 3600 / args.workers:.2f} h.", ""]
+                      f"{remaining / 3600 / args.workers:.2f} h. Wall times count the waits of a shared "
+                      "machine: see the CPU time below.", ""]
+        inv = _invocations(args.store)
+        cpu, runs = sum(r["worker_cpu_s"] for r in inv), sum(r["executed"] for r in inv)
+        if runs:
+            lines += [f"CPU time of the worker processes: {cpu / 60:.1f} min for {runs} runs in {len(inv)} "
+                      f"invocation(s), {cpu / runs / 60:.1f} min per run (load averages at the end: "
+                      f"{', '.join(str(r['load_avg']) for r in inv)}); at that cost the whole grid of {n_total} runs "
+                      f"takes {cpu / runs * n_total / 3600:.2f} CPU-hours, about "
+                      f"{cpu / runs * n_total / 3600 / args.workers:.2f} h on {args.workers} idle cores.", ""]
         methods = table.select(kind=["random", "lottery", "ticket"])
         if len(methods):
             lines += [f"Thresholds d* at {args.metric} >= {args.level} (interpolation, 95% bootstrap interval "
@@ -179,14 +215,9 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
     with open(args.report, "w") as fh:
         fh.write(text)
     if args.results:
-        path = os.path.join(HERE, "RESULTS.md")
-        old = open(path).read() if os.path.exists(path) else ""
-        if BEGIN in old and END in old:
-            new = old[:old.index(BEGIN)] + text.rstrip("\n") + old[old.index(END) + len(END):]
-        else:
-            new = old.rstrip("\n") + "\n\n" + text
-        with open(path, "w") as fh:
-            fh.write(new)
+        from harness import write_marked_section
+
+        write_marked_section(os.path.join(HERE, "RESULTS.md"), MARK, text[len(BEGIN):-len(END) - 1])
     return text
 
 
@@ -261,6 +292,8 @@ def main(argv=None):
     store = ResultStore(args.store)
     table = store.table()
     executed = len(table) - before
+    if not args.report_only:
+        _log_invocation(args.store, time.perf_counter() - t0, executed)
     text = report(table, args, time.perf_counter() - t0, None, grid, D, executed, steps)
     print(text)
     return 0
