@@ -159,8 +159,9 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
               f"(3 epochs), Adam 5e-2 on the subspace coordinates, full-space runs Adam 1e-3, tickets at the "
               f"reference protocol (prunable: all parameters); d = 2^0..2^{args.max_log2_d}, {args.seeds} seeds; "
               f"burn-in t = {list(args.burn_in)}.", ""]
-    lines.append(f"Runs in the store: {len(table)} of {n_total} ({executed} executed by this invocation, in "
-                 f"{wall / 60:.1f} min with {args.workers} worker processes).")
+    lines.append(f"Runs in the store: {len(table)} of {n_total}" + (" (report only)." if args.report_only else
+                 f" ({executed} executed by this invocation, in {wall / 60:.1f} min with {args.workers} worker "
+                 "processes)."))
     if len(table):
         per = {}
         for kind in ("full", "random", "lottery", "ticket"):
@@ -185,6 +186,9 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
                       f"wall times plus the missing runs at their method's mean); still to run: "
                       f"{remaining / 3600 / args.workers:.2f} h. Wall times count the waits of a shared "
                       "machine: see the CPU time below.", ""]
+        notes = os.path.join(args.store, "NOTES.md")  # what a person observed about past invocations
+        if os.path.exists(notes):
+            lines += [open(notes).read().strip(), ""]
         inv = _invocations(args.store)
         cpu, runs = sum(r["worker_cpu_s"] for r in inv), sum(r["executed"] for r in inv)
         if runs:
