@@ -29,6 +29,8 @@ def test_demo_small_writes_every_file(tmp_path):
         "network_predicted_vs_measured.png", "network_hessian_spectrum.png", "network_comparison.csv",
         "network_comparison.json", "network_predictions.json", "network_runs.csv",
         "methods_comparison.png", "methods_thresholds.csv",
+        "effective_dimensions.png", "effective_dimensions.csv", "effective_dimensions.json",
+        "learning_coefficients.json",
     }
     files = set(os.listdir(out))
     assert expected <= files
@@ -53,6 +55,12 @@ def test_demo_small_writes_every_file(tmp_path):
     assert "direct D - w^2" in report and "measured d* / (D - w^2)" in report
     runs = RunTable.from_csv(out / "network_runs.csv")
     assert len(runs) > 0 and set(runs.unique("kind")) >= {"random", "full"}
+    # the five effective dimensions: one row per level, the LLC the same in every row
+    dims = json.loads((out / "effective_dimensions.json").read_text())
+    assert len(dims) == len({r["eps"] for r in comp})
+    assert len({r["two_llc"] for r in dims}) == 1 and all(0 < r["two_llc"] < r["D"] for r in dims)
+    assert all(r["D_minus_w2"] is not None for r in dims)
+    assert "Five answers" in report and "2 lambda" in report
 
 
 def test_predict_on_a_builtin_well(tmp_path):

@@ -206,6 +206,20 @@ def _measured_thresholds(model, theta0, levels, data, runs, where, metric, ds, s
     return out
 
 
+def _width_threshold(w):
+    """(D - w^2, its stderr) from a SublevelWidth, its ``as_dict()``, or None (NaN, NaN)."""
+    if w is None:
+        return float("nan"), float("nan")
+    if isinstance(w, dict):
+        value, se = w.get("D_minus_w2"), w.get("D_minus_w2_stderr")
+    elif hasattr(w, "threshold"):
+        value, se = (None, None) if w.threshold is None else (w.threshold.value, w.threshold.stderr)
+    else:
+        raise TypeError(f"widths entries must be SublevelWidth results, their as_dict(), or None; got "
+                        f"{type(w).__name__}")
+    return (float("nan") if value is None else float(value)), (float("nan") if se is None else float(se))
+
+
 def _default_ds(D):
     """About four tested d per doubling, from 2 to D."""
     ds = np.unique(np.round(2.0 ** np.arange(1.0, math.log2(D) + 0.25, 0.5)).astype(int))
@@ -284,8 +298,9 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
     predictions : PredictionTable or sequence of ThresholdPrediction, optional
         D - delta already predicted from ``spectral``, one per level (entries None for
         levels at or above :math:`L(\theta_0)`); their own levels are the model levels.
-    widths : sequence of SublevelWidth or None, optional
-        Direct widths already measured, one per level (entries None are left out).
+    widths : sequence of SublevelWidth, dict or None, optional
+        Direct widths already measured from ``theta0``, one per level: results of
+        ``sublevel_width``, or their ``as_dict()`` (entries None are left out).
     width_samples : int
         Gaussian directions per level for :func:`landscape.theory.sublevel_width.sublevel_width`
         when ``widths`` is not given (0: no direct width, the column is NaN).
@@ -429,8 +444,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
     for i, e in enumerate(levels):
         value, low, high, b_low, b_high, censored, _ = measured[i]
         p = preds[i]
-        w = widths[i]
-        thr = None if (w is None or w.threshold is None) else w.threshold
+        w_value, w_stderr = _width_threshold(widths[i])
         rows.append({
             "eps": float(e), "eps_above_min": float(e - L_star), "D": D,
             "d_star": value, "d_star_low": low, "d_star_high": high, "d_star_bracket_low": b_low,
@@ -438,8 +452,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
             "D_minus_delta": 0.0 if p is None else float(p.kinematic),
             "D_minus_delta_stderr": 0.0 if p is None else float(p.kinematic_stderr),
             "model_eps": float(model_levels[i]),
-            "D_minus_w2": float("nan") if thr is None else float(thr.value),
-            "D_minus_w2_stderr": float("nan") if thr is None else float(thr.stderr),
+            "D_minus_w2": w_value, "D_minus_w2_stderr": w_stderr,
             "two_llc": float(llc.dimension), "two_llc_stderr": 2.0 * float(llc.stderr),
             "llc_gamma": float(llc.gamma), "llc_nbeta": float(llc.nbeta),
             "rank_threshold": ranks.threshold_count, "participation_ratio": ranks.participation_ratio,

@@ -572,6 +572,22 @@ class _Sampler:
             bar.update(int(idx.size))
 
 
+def _thread_counts(step_bytes, threads):
+    """The thread counts of the sampling loop (see ``threads`` of :func:`learning_coefficient`)."""
+    import contextlib
+
+    from .._threads import SMALL_STEP_BYTES, thread_budget
+
+    if threads is None:
+        return thread_budget(1) if step_bytes < SMALL_STEP_BYTES else contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(thread_budget(threads))
+    from threadpoolctl import threadpool_limits
+
+    stack.enter_context(threadpool_limits(limits=threads, user_api="blas"))
+    return stack
+
+
 def _top_curvature(model, theta_star, data):
     """The largest Hessian eigenvalue at theta_star, clipped at 0 (for the automatic step)."""
     if data is None:
@@ -600,7 +616,7 @@ def _top_curvature(model, theta_star, data):
 # ---------------------------------------------------------------------------- estimator
 def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, gamma=100.0, step_size="auto",
                          n_chains=4, n_steps=500, n_burnin=0, batch_size=None, seed=None, progress=None,
-                         divergence_bound=None, grad_tol=0.05):
+                         divergence_bound=None, grad_tol=0.05, threads=None):
     r"""Local learning coefficient :math:`\hat\lambda(\theta^*)` by SGLD (devinterp's estimator).
 
     .. math::
@@ -669,6 +685,13 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
         the shift is :math:`-\sum_i (n\beta g_i)^2 (n\beta h_i/2 + \gamma)/a_i^2`) exceeds
         ``grad_tol * max(1, lambda_hat)``.
 
+    threads : int, optional
+        Threads of BLAS, torch and numba while the chains run. None (automatic): one thread
+        when the largest operand of a step (the parameters, the training data) is below
+        :data:`landscape._threads.SMALL_STEP_BYTES` (8 MiB; threads cost more than they give
+        on such steps, and other pools' idle workers compete), the counts as they are
+        otherwise. The numbers do not depend on it (tested on 1 and 2 threads).
+
     Returns
     -------
     LearningCoefficient
@@ -721,6 +744,8 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     if n is not None:
         n = check_int(n, "n", minimum=2)
+    if threads is not None:
+        threads = check_int(threads, "threads", minimum=1)
     noise_rngs, batch_rngs = _chain_seeds(seed, n_chains)
 
     if well:
@@ -776,9 +801,10 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
     div_step = np.full(C, -1, dtype=np.int64)
     noise = [_Noise(r, D, T, math.sqrt(step_size)) for r in noise_rngs]
     sampler = _Sampler(theta_star, nbeta, gamma, 0.5 * step_size, init_loss, bound)
+    step_bytes = max(8 * D, 0 if well else int(getattr(obj.X, "nbytes", 0)))
     bar = progress_bar(total=C * T, desc="SGLD chains", progress=progress, unit="step")
     try:
-        with np.errstate(all="ignore"):
+        with _thread_counts(step_bytes, threads), np.errstate(all="ignore"):
             if obj.batched:
                 sampler.run_batched(obj, noise, traces, div_step, bar)
             else:
