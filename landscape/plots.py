@@ -641,7 +641,8 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
 def plot_effective_dimensions(table, ax=None):
     r"""The five effective dimensions of one model against the loss level :math:`\epsilon`.
 
-    Measured :math:`d^*` (points with their confidence intervals), :math:`D - \delta` of the
+    Measured :math:`d^*` (points; bars: the confidence interval widened to the tested
+    dimensions around the crossing, an arrow when it lies above them), :math:`D - \delta` of the
     quadratic model and :math:`D - w^2` of the direct width (lines with bands of 2 standard
     errors), :math:`2\hat\lambda` (horizontal line with its band) and the Hessian's effective
     ranks (dashed horizontal lines), with D for scale. The last two do not depend on
@@ -673,11 +674,20 @@ def plot_effective_dimensions(table, ax=None):
     floor = 0.5
     d = c("d_star")
     ci = np.column_stack([c("d_star_low"), c("d_star_high")])
-    shown = np.maximum(d, floor)
-    err = np.clip(_errors_from_ci(shown, np.maximum(ci, floor)), 0, None)
-    err[1][~np.isfinite(err[1])] = 0.0
-    ax.errorbar(eps, shown, yerr=err, fmt="o", color="black", capsize=3, zorder=5,
-                label=r"measured $d^*$ (95% CI)")
+    bracket = np.column_stack([c("d_star_bracket_low"), c("d_star_bracket_high")])
+    # the interval widened to the tested dimensions around the crossing, where the data end
+    ci = np.column_stack([np.fmin(ci[:, 0], np.where(np.isfinite(bracket[:, 0]), bracket[:, 0], np.inf)),
+                          np.fmax(ci[:, 1], np.where(np.isfinite(bracket[:, 1]), bracket[:, 1], -np.inf))])
+    ok = np.isfinite(d) & np.all(np.isfinite(ci), axis=1)
+    shown = np.maximum(d[ok], floor)
+    err = np.clip(np.asarray(_errors_from_ci(shown, np.maximum(ci[ok], floor))), 0, None)
+    ax.errorbar(eps[ok], shown, yerr=err, fmt="o", color="black", capsize=3, zorder=5,
+                label=r"measured $d^*$ (95% CI and tested bracket)")
+    if (~ok).any():  # above the tested range: an arrow up from the largest tested d
+        lows = c("d_star_bracket_low")[~ok]
+        lows = np.where(np.isfinite(lows), lows, D)
+        ax.plot(eps[~ok], np.maximum(lows, floor), "^", color="black", ms=8, zorder=5,
+                label=r"measured $d^*$ above the tested range")
     for name, label, color in (("D_minus_delta", r"$D-\delta$ (quadratic model)", "tab:blue"),
                                ("D_minus_w2", r"$D-w^2$ (direct width)", "tab:orange")):
         v, s = c(name), c(name + "_stderr")

@@ -609,11 +609,207 @@ assert lot.bracket[1] <= rnd.bracket[0] / 4   # a wide margin, at these small se
 """),
 ]
 
+EFFDIM = [
+    ("md", """
+# 05 Five answers to "how many parameters matter?"
+
+For one trained model with $D$ parameters, five numbers, each a defensible answer:
+
+| measure | what it counts | depends on |
+|---|---|---|
+| measured $d^*(\\epsilon)$ | dimensions a random subspace through $\\theta_0$ needs to reach loss $\\epsilon$ | $\\epsilon$, $\\theta_0$, the optimiser |
+| $D - \\delta(K_\\epsilon)$ | the same, predicted by the kinematic formula for the quadratic model around $\\theta^*$ | $\\epsilon$, $\\theta_0$, $H$ |
+| $D - w^2$ | Gordon's bound from the width of the model's own sub-level set | $\\epsilon$, $\\theta_0$ |
+| $2\\hat\\lambda$ | twice the local learning coefficient: the effective parameter count of Bayesian free energy | $\\theta^*$, $n\\beta$, $\\gamma$ |
+| effective ranks of $H$ | directions in which the loss curves at $\\theta^*$ | $\\theta^*$ (and a cut-off) |
+
+The first three ask *how large the set of good parameters looks from the starting point*; the last two
+ask *how many directions are constrained at the minimum*. `landscape.effective_dimensions` computes all
+of them for one model (`landscape.plots.plot_effective_dimensions` draws them). Sizes are small so that
+the notebook runs in the test suite.
+"""),
+    ("code", """
+import math
+import numpy as np
+import matplotlib.pyplot as plt
+
+from landscape import (QuadraticWell, ProductRegression, effective_dimensions, effective_ranks,
+                       learning_coefficient, quadratic_learning_coefficient, product_learning_coefficient)
+from landscape.models.spectra import two_level_spectrum
+"""),
+    ("md", """
+## A quadratic well, where every answer is known
+
+$D = 60$: 15 stiff directions (curvature 1) and 45 soft ones (0.01). For a quadratic loss the localised
+tempered posterior is Gaussian and the learning coefficient is exact:
+$2\\lambda = \\sum_i n\\beta h_i / (n\\beta h_i + \\gamma)$, a *soft rank*: a direction counts fully when its
+curvature $n\\beta h_i$ beats the localisation $\\gamma$, and by $n\\beta h_i/\\gamma$ when it does not.
+"""),
+    ("code", """
+D = 60
+lam = two_level_spectrum(D, 15, stiff=1.0, soft=0.01)
+well = QuadraticWell(lam)
+rng = np.random.default_rng(1000)
+theta0 = rng.standard_normal(D)
+theta0 *= 3.0 / np.linalg.norm(theta0)
+L0 = well.loss(theta0)
+levels = [0.1 * L0, 0.2 * L0, 0.4 * L0]
+n = 2000
+# the flattest direction (curvature n*beta*0.01 + gamma) needs ~ 3 / (step * 3.6) steps to equilibrate:
+# 12000 steps with a 4000-step burn-in at the automatic step 0.1 / (n*beta*h_max + gamma)
+table = effective_dimensions(well, theta0, well.minimum, levels, n=n, n_trials=60, width_samples=6,
+                             llc_options=dict(gamma=1.0, n_chains=6, n_steps=12000, n_burnin=4000),
+                             n_samples=600, seed=0, progress=False, label="two-level well")
+nbeta = n / math.log(n)
+llc = table.llc
+print(table.describe())
+print(f"2 lambda: SGLD {llc.dimension:.2f} ± {2 * llc.stderr:.2f}, exact {2 * quadratic_learning_coefficient(lam, nbeta, 1.0):.2f}, "
+      f"exact for SGLD at this step and burn-in "
+      f"{2 * quadratic_learning_coefficient(lam, nbeta, 1.0, step_size=llc.step_size, n_steps=12000, n_burnin=4000):.2f}")
+table.to_dataframe()[["eps", "d_star", "D_minus_delta", "D_minus_w2", "two_llc", "rank_threshold",
+                      "participation_ratio", "entropy_rank"]].round(2)
+"""),
+    ("code", """
+ax = table.plot()
+ax.set_title("two-level well, D = 60")
+"""),
+    ("md", """
+The measured $d^*$ falls as $\\epsilon$ grows, and $D - \\delta$ and $D - w^2$ follow it: on a well the sub-level
+set is an ellipsoid, convex, and both predictions are exact up to $O(\\sqrt D)$. $2\\hat\\lambda$ and the ranks
+are flat lines: they do not know $\\epsilon$. The threshold count (eigenvalues above 1% of the largest) is 60,
+since 0.01 is exactly at the cut-off; the participation ratio and entropy rank weigh the 45 soft
+directions less. Nothing forces these numbers to agree with $d^*$: they answer another question.
+
+## $d^*$ depends on where training starts; $\\lambda$ does not
+
+Move $\\theta_0$ halfway to the minimum (what burn-in does) and ask for the same loss levels: the
+thresholds fall, while the learning coefficient and the ranks, properties of $\\theta^*$, cannot move.
+"""),
+    ("code", """
+near = effective_dimensions(well, 0.5 * theta0, well.minimum, levels[:2], n=n, n_trials=60, width_samples=0,
+                            llc=table.llc, n_samples=600, seed=0, progress=False)
+for far_row, near_row in zip(table.rows, near.rows):
+    print(f"eps = {far_row['eps']:.3f}: d* = {far_row['d_star']:5.1f} from distance 3, "
+          f"{near_row['d_star']:5.1f} from distance 1.5 (D - delta {far_row['D_minus_delta']:.1f} and "
+          f"{near_row['D_minus_delta']:.1f}); 2 lambda {far_row['two_llc']:.1f} and {near_row['two_llc']:.1f}")
+"""),
+    ("md", """
+## $\\lambda$ depends on the temperature and the localisation
+
+At a fixed $\\theta^*$ the LLC still moves with $n\\beta$ and $\\gamma$: with weak localisation (or many samples)
+every direction of positive curvature counts and $2\\lambda \\to \\mathrm{rank}(H) = 60$; with strong
+localisation only the stiff directions count. SGLD estimates (points, 95% intervals) against the exact curve
+(the step size 0.1 / (n*beta*h_max + gamma) biases them up by at most 2.6%).
+"""),
+    ("code", """
+gammas = np.geomspace(1e-2, 1e3, 60)
+fig, ax = plt.subplots(figsize=(6, 3.8))
+ax.semilogx(gammas, [2 * quadratic_learning_coefficient(lam, nbeta, g) for g in gammas], label=r"exact $2\\lambda$")
+for g in (1.0, 10.0, 100.0):
+    step = 0.1 / (nbeta * lam.max() + g)
+    settle = int(3 / (step * (nbeta * lam.min() + g)))     # steps to forget the start along the flattest axis
+    res = learning_coefficient(well, well.minimum, n=n, gamma=g, step_size=step, n_chains=6,
+                               n_steps=max(2000, 8 * settle), n_burnin=settle, seed=1, progress=False)
+    lo, hi = res.ci()
+    ax.errorbar([g], [res.dimension], yerr=[[res.dimension - 2 * lo], [2 * hi - res.dimension]], fmt="o",
+                color="k", capsize=3)
+ax.axhline(15, ls="--", color="0.5", label="15 stiff directions")
+ax.set_xlabel(r"localisation $\\gamma$")
+ax.set_ylabel(r"$2\\lambda$")
+ax.legend(fontsize="small")
+"""),
+    ("md", """
+## Where the Hessian sees nothing: a singular model
+
+$f(x) = abx$ with true product 0 has two parameters, a zero Hessian at $(0, 0)$ (every effective rank is 0)
+and learning coefficient $\\lambda = 1/2$: one effective parameter, not two and not zero. At finite $n$ the
+localised value approaches $1/2$ slowly from below, $1/2 - \\lambda \\approx 1/\\log(n\\beta/\\gamma^2)$, the
+signature of a singularity with multiplicity 2 (`product_learning_coefficient` is the exact integral).
+"""),
+    ("code", """
+model = ProductRegression()
+gamma = 2.0
+rows = []
+for n_toy in (20, 200, 2000):
+    X, y = model.sample(n_toy, seed=1000 + n_toy)
+    s = float(X[:, 0] @ X[:, 0]) / n_toy
+    nb = n_toy / math.log(n_toy)
+    r = nb * s / gamma ** 2
+    step = 0.1 / (gamma * (9 * r + 1))
+    res = learning_coefficient(model, np.zeros(2), data=(X, y), gamma=gamma, step_size=step, n_chains=32,
+                               n_steps=int(6 / (step * gamma)), n_burnin=int(1 / (step * gamma)), seed=0,
+                               progress=False)
+    rows.append((n_toy, product_learning_coefficient(nb, gamma, s), res.value, res.stderr))
+    print(f"n = {n_toy:5d}: exact localised lambda = {rows[-1][1]:.3f}, SGLD {res.value:.3f} ± {res.stderr:.3f}")
+H = np.array([model.hvp(np.zeros(2), X, y, v) for v in np.eye(2)])
+print("Hessian at 0:", H.tolist())
+ns = np.geomspace(10, 1e12, 50)
+fig, ax = plt.subplots(figsize=(6, 3.6))
+ax.semilogx(ns, [product_learning_coefficient(m / math.log(m), gamma) for m in ns], label="exact (localised)")
+ax.errorbar([r[0] for r in rows], [r[2] for r in rows], yerr=[2 * r[3] for r in rows], fmt="o", color="k",
+            label="SGLD")
+ax.axhline(0.5, ls="--", color="0.5", label=r"$\\lambda = 1/2$")
+ax.set_xlabel("n")
+ax.set_ylabel(r"$\\hat\\lambda$")
+ax.legend(fontsize="small")
+"""),
+    ("md", """
+## A small network
+
+An MLP on scikit-learn's digits, trained in full space; a short sweep of subspace training measures $d^*$.
+The ranks come from Lanczos and stochastic Lanczos quadrature on the Hessian at $\\theta^*$, the LLC from
+four SGLD chains.
+"""),
+    ("code", """
+from landscape import MLP, load_digits, train_full
+
+data = load_digits(seed=0)
+net = MLP([data.n_features, 8, data.n_classes])
+proto = dict(optimizer="momentum", lr=0.3, steps=300, batch_size=128)
+full = train_full(net, data, seed=0, **proto)
+theta_star, theta_0 = full.theta, full.theta - full.phi
+L_star = net.loss(theta_star, data.X_train, data.y_train)
+L_0 = net.loss(theta_0, data.X_train, data.y_train)
+net_levels = [L_star + f * (L_0 - L_star) for f in (0.1, 0.3)]
+dims = effective_dimensions(net, theta_0, theta_star, net_levels, data=data, ds=[8, 16, 32, 64, 128, 256, 512],
+                            seeds=2, train=proto, sweep_options=dict(executor="serial"),
+                            hessian=dict(k=10, n_probes=4, n_steps=30), width_samples=3,
+                            llc_options=dict(n_steps=600, n_burnin=200), n_samples=500, seed=0, progress=False)
+print(dims.describe())
+print(dims.to_markdown())
+ax = dims.plot()
+ax.set_title(f"digits MLP, D = {dims.D}")
+"""),
+    ("code", """
+n_train = data.n_train
+nbeta_net = n_train / math.log(n_train)
+h_max = float(dims.spectral.eigenvalues.max())
+for g in (100.0, 30.0, 10.0):
+    step = 0.1 / (nbeta_net * h_max + g)
+    settle = int(3 / (step * g))                          # flat directions forget the start in ~ 3 / (step gamma)
+    r = learning_coefficient(net, theta_star, data=data, gamma=g, step_size=step, n_steps=max(600, 8 * settle),
+                             n_burnin=settle, seed=0, progress=False)
+    stiff = int(dims.spectral.multiplicities[nbeta_net * dims.spectral.eigenvalues > g].sum())
+    print(f"gamma = {g:5g}: 2 lambda = {r.dimension:6.1f} ± {2 * r.stderr:.1f}  (R-hat {r.rhat:.3f}, "
+          f"{r.loss_traces.shape[1]} steps); eigenvalues with n*beta*h > gamma: {stiff}")
+"""),
+    ("md", """
+Reading: at a trained network the loss is nearly flat (the cross-entropy's Hessian shrinks as the fit
+improves), so at the default temperature $n\\beta = n/\\log n$ few directions have curvature $n\\beta h_i$ above
+$\\gamma$, and $2\\hat\\lambda$ is set by the localisation: it grows as $\\gamma$ falls. The Hessian's ranks count
+directions by their curvature relative to the largest one, whatever its size. $d^*$, $D - \\delta$ and
+$D - w^2$ count something else again: the dimensions a random subspace needs to reach a loss level from
+$\\theta_0$, which depends on how far $\\theta_0$ is and how wide the low-loss region is. The demo
+(`python -m landscape demo`, part 4) has the full-size table.
+"""),
+]
+
 NOTEBOOKS = {
     "01": ("01_quadratic_wells.ipynb", QUADRATIC),
     "02": ("02_network_thresholds.ipynb", NETWORKS),
     "03": ("03_theory_vs_experiment.ipynb", THEORY),
     "04": ("04_direct_widths.ipynb", DIRECT),
+    "05": ("05_effective_dimensions.ipynb", EFFDIM),
     "06": ("06_method_comparison.ipynb", METHODS),
 }
 

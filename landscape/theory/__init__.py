@@ -53,6 +53,7 @@ _EXPORTS = {
     "product_learning_coefficient": "local_learning_coefficient",
     "NotAtMinimumWarning": "local_learning_coefficient",
     "ChainDivergenceWarning": "local_learning_coefficient",
+    "ChainMixingWarning": "local_learning_coefficient",
     "ChainDivergenceError": "local_learning_coefficient",
     "EffectiveRanks": "effective_rank",
     "effective_ranks": "effective_rank",

@@ -384,7 +384,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
                                                    min_loss=L_star, merge=True)
         else:
             h = {"k": 20, "n_probes": 8, "n_steps": 60, **(hessian or {})}
-            spectral = SpectralModel.from_model(model, theta_star, theta0, X, y, seed=seed, **h)
+            spectral = SpectralModel.from_model(model, theta_star, theta0, X, y, seed=seed, progress=progress, **h)
     elif not isinstance(spectral, SpectralModel):
         raise TypeError(f"spectral must be a SpectralModel, got {type(spectral).__name__}")
     elif spectral.D != D:
@@ -406,7 +406,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
                 model_levels[i] = p.eps
     elif (~inside).any():
         table = prediction_table(spectral, model_levels[~inside], n_samples=n_samples,
-                                 seed=np.random.SeedSequence([seed, 12]), label=label)
+                                 seed=np.random.SeedSequence([seed, 12]), label=label, progress=progress)
         for i, p in zip(np.flatnonzero(~inside), table.predictions):
             preds[i] = p
 

@@ -69,6 +69,7 @@ __all__ = [
     "product_learning_coefficient",
     "NotAtMinimumWarning",
     "ChainDivergenceWarning",
+    "ChainMixingWarning",
     "ChainDivergenceError",
 ]
 
@@ -79,6 +80,11 @@ class NotAtMinimumWarning(UserWarning):
 
 class ChainDivergenceWarning(RuntimeWarning):
     """Some SGLD chains diverged; they are excluded from the estimate (see ``diverged``)."""
+
+
+class ChainMixingWarning(RuntimeWarning):
+    """The chains disagree (split R-hat above 1.1): too few steps, too short a burn-in, or too
+    small a step for the flattest directions; the estimate is then biased (usually low)."""
 
 
 class ChainDivergenceError(RuntimeError):
@@ -709,6 +715,9 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
         Some chains diverged (named, with the step); the estimate uses the others.
     NotAtMinimumWarning
         :math:`\theta^*` is not a minimum to the tolerance above (the gradient norm is given).
+    ChainMixingWarning
+        Split :math:`\hat R` of the loss traces above 1.1: the chains have not forgotten their
+        start or not mixed (more steps, a longer burn-in, or a larger step).
 
     Examples
     --------
@@ -843,6 +852,12 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
                                        f"no estimate; {advice}", result)
         warnings.warn(f"{int(diverged.sum())} of {C} SGLD chains diverged ({which}); they are excluded "
                       f"from the estimate; {advice}", ChainDivergenceWarning, stacklevel=2)
+    if np.isfinite(rhat) and rhat > 1.1:
+        warnings.warn(f"the SGLD chains disagree: split R-hat = {rhat:.3f} > 1.1 (lambda_hat = {est.value:.4g}); "
+                      f"run more steps (now {T}) or a longer burn-in (now {n_burnin}): along a direction of "
+                      f"curvature h the chains forget their start in about 3 / (step_size * (nbeta h + gamma)) "
+                      f"steps, up to {3.0 / (step_size * gamma):.3g} along a flat one",
+                      ChainMixingWarning, stacklevel=2)
     if grad_bias > grad_tol * max(1.0, abs(est.value)):
         warnings.warn(f"theta_star is not a minimum: |grad L_n(theta_star)| = {grad_norm:.3g}, which can "
                       f"shift lambda by up to nbeta^2 |grad|^2 / gamma = {grad_bias:.3g} "
