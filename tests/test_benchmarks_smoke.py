@@ -39,3 +39,10 @@ def test_scale_benchmark_runs_in_quick_mode():
                          text=True, timeout=300, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Exact (Haar) maps" in res.stdout and "FWHT" in res.stdout
+
+
+def test_learning_coefficient_benchmark_runs_in_quick_mode():
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "learning_coefficient.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "coverage (t)" in res.stdout and "exact (localised)" in res.stdout
