@@ -796,7 +796,9 @@ for g in (100.0, 30.0, 10.0):
     ("md", """
 Reading: at a trained network the loss is nearly flat (the cross-entropy's Hessian shrinks as the fit
 improves), so at the default temperature $n\\beta = n/\\log n$ few directions have curvature $n\\beta h_i$ above
-$\\gamma$, and $2\\hat\\lambda$ is set by the localisation: it grows as $\\gamma$ falls. The Hessian's ranks count
+$\\gamma$, and $2\\hat\\lambda$ is set by the localisation: it grows as $\\gamma$ falls. With weaker
+localisation the chains wander further from $\\theta^*$, into a landscape that is no longer quadratic, and
+mix more slowly (the split $\\hat R$ above 1.1 at $\\gamma = 10$ says so: longer chains would be needed). The Hessian's ranks count
 directions by their curvature relative to the largest one, whatever its size. $d^*$, $D - \\delta$ and
 $D - w^2$ count something else again: the dimensions a random subspace needs to reach a loss level from
 $\\theta_0$, which depends on how far $\\theta_0$ is and how wide the low-loss region is. The demo
