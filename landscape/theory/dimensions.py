@@ -333,7 +333,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
     >>> well = QuadraticWell(np.r_[np.ones(10), np.zeros(30)])
     >>> theta0 = np.full(40, 0.5)
     >>> table = effective_dimensions(well, theta0, np.zeros(40), [0.3, 0.6], n=1000, n_trials=20,
-    ...                              width_samples=0, llc_options=dict(gamma=1.0, n_steps=300),
+    ...                              width_samples=0, llc_options=dict(gamma=1.0, n_steps=600, n_burnin=200),
     ...                              n_samples=200, progress=False)
     >>> table.to_dataframe().shape
     (2, 22)
