@@ -83,6 +83,8 @@ _EXPORTS = {
     "success_probability": "thresholds.measured",
     "threshold_dimension": "thresholds.measured",
     "method_thresholds": "thresholds.methods",
+    "intrinsic_dimension": "thresholds.intrinsic",
+    "MeanMetricCurve": "thresholds.intrinsic",
     "empirical_success_probability": "thresholds.ground_truth",
     "empirical_threshold": "thresholds.ground_truth",
     "EmpiricalSuccess": "thresholds.ground_truth",

@@ -160,15 +160,16 @@ def _cmd_thresholds(args):
     for cond, sub in _groups(table.select(**sel) if sel else table):
         if "kind" in cond and cond["kind"] == "full":
             continue
-        est = threshold_dimension(sub, args.metric, args.level, p=args.p, method=args.method,
-                                  n_bootstrap=args.n_bootstrap, seed=args.seed)
+        li = args.criterion == "li"  # the baseline comes from the table's full runs
+        est = threshold_dimension(table if li else sub, args.metric, args.level, p=args.p, method=args.method,
+                                  criterion=args.criterion, baseline=args.baseline, design=args.design,
+                                  n_bootstrap=args.n_bootstrap, **(cond if li else {}))
         name = ", ".join(f"{k}={v}" for k, v in cond.items()) or "all runs"
-        rows.append({**cond, "metric": args.metric, "level": args.level, "d_star": est.value,
-                     "ci_low": est.ci[0], "ci_high": est.ci[1], "n_seeds": est.n_seeds,
-                     "censored": est.censored or ""})
-        cens = f"  ({est.censored} the tested range)" if est.censored else ""
-        print(f"{name:<40} d* = {est.value:9.1f}   95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]   "
-              f"seeds {est.n_seeds}{cens}")
+        rows.append({**cond, "metric": args.metric, "level": args.level, "criterion": args.criterion,
+                     "d_star": est.value, "ci_low": est.low, "ci_high": est.high, "bracket_low": est.bracket[0],
+                     "bracket_high": est.bracket[1], "n_seeds": est.n_seeds, "censored": est.censored or "",
+                     "resolved": est.resolved})
+        print(f"{name:<40} {est}   seeds {est.n_seeds}")
     if not rows:
         raise UserError("no subspace runs to estimate a threshold from (after the selection)")
     if args.out:
@@ -418,21 +419,28 @@ def build_parser():
     q.set_defaults(func=_cmd_predict)
 
     t = command("thresholds", help="empirical d* from a results store or file",
-                description="Threshold training dimension d* (where the success rate crosses p) with a "
-                            "bootstrap interval over seeds, for each (kind, t, basis) in RESULTS: a store "
-                            "directory, CSV, JSON / JSON lines, or a pickle of the paper's reference code "
-                            "(read with a restricted unpickler). A run succeeds when its metric is <= level "
-                            "(losses) or >= level (accuracies).")
+                description="Threshold training dimension d* with its 95% interval, for each (kind, t, basis) in "
+                            "RESULTS: a store directory, CSV, JSON / JSON lines, or a pickle of the paper's "
+                            "reference code (read with a restricted unpickler). Criterion 'larsen' (default): "
+                            "where the fraction of runs reaching LEVEL (<= for losses, >= for accuracies) "
+                            "crosses p. Criterion 'li' (Li et al.'s d_int90): where the mean metric reaches "
+                            "LEVEL times the baseline (the kind=full runs' mean, or --baseline).")
     t.add_argument("results", help="results store directory or run file")
     t.add_argument("--metric", default=DEFAULT_METRIC, help="column judged")
-    t.add_argument("--level", type=float, required=True, help="success level (<= for losses, >= for accuracies)")
+    t.add_argument("--level", type=float, required=True,
+                   help="larsen: success level (<= for losses, >= for accuracies); li: fraction of the baseline")
+    t.add_argument("--criterion", choices=["larsen", "li"], default="larsen",
+                   help="larsen: success-rate crossing (default); li: mean metric reaching LEVEL x baseline")
+    t.add_argument("--baseline", type=float, help="li: the full model's metric (default: mean of the kind=full runs)")
+    t.add_argument("--design", choices=["auto", "nested", "independent"], default="auto",
+                   help="larsen: the runs of a seed are nested (auto: when there is a seed column) or independent")
     t.add_argument("--p", type=float, default=0.5, help="success probability defining d*")
-    t.add_argument("--method", choices=["interpolate", "logistic"], default="interpolate",
-                   help="how d* is read off the success curve")
+    t.add_argument("--method", choices=["interpolate", "logistic", "posterior"], default="interpolate",
+                   help="how the point d* is read off the success curve (the interval does not depend on it)")
     t.add_argument("--kind", help="only runs of this kind (random, lottery; default: each kind apart)")
     t.add_argument("--t", type=int, help="only runs with this burn-in t (default: each t apart)")
-    t.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples over seeds")
-    t.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    t.add_argument("--n-bootstrap", type=int, default=None, help="deprecated and ignored")
+    t.add_argument("--seed", type=int, default=0, help="unused (the intervals are deterministic)")
     t.add_argument("--out", help="write the table (.csv or .json)")
     t.set_defaults(func=_cmd_thresholds)
 

@@ -48,6 +48,43 @@ def _errors_from_ci(values, ci):
     return [values - c[:, 0], c[:, 1] - values]
 
 
+def _measured_points(ax, other, values, ci, resolved, axis, label=None, **kw):
+    r"""Measured :math:`d^*` along ``axis`` ("x" or "y") at positions ``other`` on the other axis:
+    a point with its interval as error bars where resolved, and the interval alone, drawn as a
+    bracket (caps, no point; an arrow where it is unbounded), where not (``resolved`` False:
+    censored, or no tested d inside the transition)."""
+    values = np.asarray(values, float)
+    other = np.asarray(other, float)
+    n = values.size
+    ci = np.column_stack([values, values]) if ci is None else np.asarray(ci, float).reshape(n, 2)
+    resolved = np.isfinite(values) if resolved is None else (np.asarray(resolved, bool) & np.isfinite(values))
+    color = kw.pop("color", None)
+    if resolved.any():
+        err = _errors_from_ci(values[resolved], ci[resolved])
+        xy = (values[resolved], other[resolved]) if axis == "x" else (other[resolved], values[resolved])
+        bars = ax.errorbar(*xy, **{("xerr" if axis == "x" else "yerr"): err}, fmt="o", capsize=2, color=color,
+                           label=label, **kw)
+        color = bars[0].get_color()
+        label = None
+    for i in np.flatnonzero(~resolved):
+        lo, hi = ci[i]
+        finite = [v for v in (lo, hi) if np.isfinite(v) and v > 0]
+        if not finite:
+            continue
+        lo_d = lo if (np.isfinite(lo) and lo > 0) else min(finite) / 2
+        hi_d = hi if np.isfinite(hi) else max(finite) * 2
+        seg = ([lo_d, hi_d], [other[i]] * 2) if axis == "x" else ([other[i]] * 2, [lo_d, hi_d])
+        line, = ax.plot(*seg, "-", color=color, lw=1.5, label=label)
+        color = line.get_color()
+        label = None
+        for end, bounded, mark in ((lo_d, lo == lo_d, "<" if axis == "x" else "v"),
+                                   (hi_d, hi == hi_d, ">" if axis == "x" else "^")):
+            pt = (end, other[i]) if axis == "x" else (other[i], end)
+            cap = "|" if axis == "x" else "_"
+            ax.plot(*pt, marker=cap if bounded else mark, ms=9 if bounded else 6, color=color, ls="none")
+    return ax
+
+
 def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, gordon=None,
                        almt_window=None, log_d=False, label="measured", ax=None, color=None,
                        prediction_label="predicted (kinematic formula)", prediction_color=None,
@@ -136,7 +173,7 @@ def _outside_legend(ax, **kwargs):
 
 
 def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None, measured_ci=None,
-                          gordon=None, ax=None):
+                          gordon=None, ax=None, *, measured_resolved=None):
     r"""Threshold training dimension :math:`d^*` against the loss level :math:`\epsilon`.
 
     Parameters
@@ -145,9 +182,12 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
     predicted, predicted_err : array_like, optional
         Kinematic :math:`D - \delta` and its standard error (band of 2 standard errors).
     measured : array_like, optional
-        Empirical :math:`d^*`; ``measured_ci`` an (n, 2) array of intervals.
+        Empirical :math:`d^*`; ``measured_ci`` an (n, 2) array of intervals (error bars).
     gordon : array_like, optional
         Gordon lower bounds.
+    measured_resolved : array_like of bool, optional
+        False where a measured threshold is not resolved (``ThresholdEstimate.resolved``):
+        its interval is drawn as a bracket, without a point.
     """
     ax = _axes(ax)
     eps = np.asarray(eps, float)
@@ -165,9 +205,7 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
             label = "Gordon lower bound: 0 at every level\n(it guarantees nothing here: $w^2 \\approx D$)"
         ax.plot(eps, gordon, ":", color="0.3", label=label)
     if measured is not None:
-        measured = np.asarray(measured, float)
-        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, measured_ci), fmt="o", capsize=2,
-                    label=r"measured $d^*$")
+        _measured_points(ax, eps, measured, measured_ci, measured_resolved, "y", label=r"measured $d^*$")
     ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")
@@ -400,35 +438,41 @@ def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, labe
 
 
 def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measured_ci=None,
-                               labels=None, ax=None):
+                               labels=None, ax=None, measured_resolved=None):
     r"""Scatter of predicted against measured :math:`d^*` with the diagonal.
 
-    x error bars: the measured intervals (``measured_ci``, e.g. the bootstrap interval
-    widened to the tested d around the crossing); y error bars: two standard errors of the
-    prediction. Over a wide range the axes are logarithmic; when a value is 0 (a prediction
-    that every subspace succeeds) they are symmetric-logarithmic, linear below 1, so the
-    point stays on the figure.
+    x error bars: the measured intervals (``measured_ci``, an (n, 2) array; e.g.
+    ``ThresholdEstimate.interval``); where ``measured_resolved`` is False (censored, or no
+    tested d inside the transition) the interval is drawn as a bracket without a point, with
+    an arrow at an open end. y error bars: two standard errors of the prediction. Over a
+    wide range the axes are logarithmic; when a value is 0 (a prediction that every
+    subspace succeeds) they are symmetric-logarithmic, linear below 1, so the point stays on
+    the figure.
     """
     ax = _axes(ax)
     predicted = np.asarray(predicted, float)
     measured = np.asarray(measured, float)
-    shown = np.isfinite(predicted) & np.isfinite(measured)   # a d* above the tested range has no place
+    shown = np.isfinite(predicted)   # a prediction that failed has no place
     if not shown.all():
         predicted, measured = predicted[shown], measured[shown]
         measured_ci = None if measured_ci is None else np.asarray(measured_ci, float)[shown]
         predicted_err = None if predicted_err is None else np.asarray(predicted_err, float)[shown]
+        measured_resolved = None if measured_resolved is None else np.asarray(measured_resolved, bool)[shown]
         labels = None if labels is None else [lab for lab, k in zip(labels, shown) if k]
-    if measured_ci is not None:
-        c = np.array(measured_ci, float)
-        # an open end (a threshold above the tested range) gets no bar on that side
-        measured_ci = np.where(np.isfinite(c), c, measured[:, None])
-    xerr = _errors_from_ci(measured, measured_ci)
-    yerr = None if predicted_err is None else 2 * np.asarray(predicted_err, float)
-    ax.errorbar(measured, predicted, xerr=xerr, yerr=yerr, fmt="o", capsize=2, label=r"$d^*$ (bars: 95%)")
+    ci = None if measured_ci is None else np.asarray(measured_ci, float).reshape(-1, 2)
+    if predicted_err is not None:
+        ax.errorbar(measured, predicted, yerr=2 * np.asarray(predicted_err, float), fmt="none", capsize=2,
+                    color="0.6", lw=0.8)
+    _measured_points(ax, predicted, measured, ci, measured_resolved, "x", label=r"$d^*$ (bars: 95%)")
     if labels is not None:
-        for x, y, s in zip(measured, predicted, labels):
-            ax.annotate(str(s), (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
-    values = np.concatenate([predicted, measured])
+        where = measured.copy()
+        if ci is not None:  # an unresolved one is labelled at the finite end of its bracket
+            bad = ~np.isfinite(where)
+            where[bad] = np.where(np.isfinite(ci[bad, 0]) & (ci[bad, 0] > 0), ci[bad, 0], ci[bad, 1])
+        for x, y, s in zip(where, predicted, labels):
+            if np.isfinite(x):
+                ax.annotate(str(s), (x, y), textcoords="offset points", xytext=(4, 4), fontsize="small")
+    values = np.concatenate([predicted, measured] + ([] if ci is None else [ci[:, 0][ci[:, 0] > 0], ci[:, 1]]))
     finite = values[np.isfinite(values)]
     if finite.size:
         positive = finite[finite > 0]
@@ -453,11 +497,15 @@ def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measu
     return ax
 
 
-def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=None, log=False, ax=None):
+def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=None, log=False, ax=None,
+                              resolved=None):
     r"""Threshold :math:`d^*` against the number of burn-in steps t.
 
     Parameters
     ----------
+    thresholds : array_like, or list of ThresholdEstimate
+        With estimates, ``ci`` and ``resolved`` come from them: intervals as error bars,
+        unresolved thresholds (censored, or no tested d inside the transition) as brackets.
     log : bool
         Logarithmic d* axis (base 2). It is symmetric-logarithmic, linear below 1, so that
         :math:`d^* = 0` (the burn-in point is already in the sub-level set) stays on the
@@ -465,8 +513,14 @@ def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=N
     """
     ax = _axes(ax)
     t = np.asarray(burn_in_steps, float)
+    if len(thresholds) and hasattr(thresholds[0], "interval"):
+        ci = np.array([e.interval for e in thresholds], float)
+        resolved = [e.resolved for e in thresholds]
+        thresholds = [e.value for e in thresholds]
     y = np.asarray(thresholds, float)
-    ax.errorbar(t, y, yerr=_errors_from_ci(y, ci), fmt="o-", capsize=2, label=r"measured $d^*$")
+    ok = np.isfinite(y) if resolved is None else (np.asarray(resolved, bool) & np.isfinite(y))
+    line, = ax.plot(t[ok], y[ok], "-", lw=1)
+    _measured_points(ax, t, y, ci, resolved, "y", label=r"measured $d^*$", color=line.get_color())
     zero = y == 0
     if zero.any():
         ax.plot(t[zero], y[zero], "v", ms=9, mfc="none", color="tab:red",

@@ -29,7 +29,7 @@ import numpy as np
 from .._limits import read_npz, short_repr, short_text
 from ._records import KEY_COLUMNS, _atomic_write, _jsonable, _read_text, parse_jsonl
 
-__all__ = ["RunTable", "COLUMN_TYPES", "KEY_COLUMNS"]
+__all__ = ["RunTable", "COLUMN_TYPES", "KEY_COLUMNS", "as_run_table"]
 
 #: known columns and their types
 COLUMN_TYPES = {
@@ -233,6 +233,30 @@ class RunTable:
         records = [{k: (v[i].item() if isinstance(v, np.ndarray) and v.dtype != object else v[i])
                     for k, v in columns.items()} for i in range(n)]
         return cls(records, strict=strict, _where=_where)
+
+    @classmethod
+    def from_pandas(cls, frame, *, strict=False):
+        """A table from a :class:`pandas.DataFrame` with one row per run (the index is ignored).
+
+        Column types follow :data:`COLUMN_TYPES` as for records; missing values (NaN,
+        None) become NaN in float columns and raise in int columns.
+        """
+        if not (hasattr(frame, "to_dict") and hasattr(frame, "columns") and hasattr(frame, "iloc")):
+            raise TypeError(f"frame must be a pandas.DataFrame, got {type(frame).__name__}")
+        names = list(frame.columns)
+        bad = [c for c in names if not isinstance(c, str)]
+        if bad:
+            raise TypeError(f"frame column names must be str, got {bad!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"frame has duplicate column names: {names}")
+        return cls(frame.to_dict("records"), strict=strict)
+
+    def to_pandas(self):
+        """The table as a :class:`pandas.DataFrame` (one row per run, the same columns and dtypes;
+        str columns have dtype object)."""
+        import pandas as pd
+
+        return pd.DataFrame({k: v.copy() for k, v in self._cols.items()}, index=pd.RangeIndex(self._n))
 
     @classmethod
     def concat(cls, tables):
@@ -465,3 +489,16 @@ class RunTable:
         columns = read_npz(path, max_bytes=max_bytes)
         columns = {k: (v.astype(object) if v.dtype.kind == "U" else v) for k, v in columns.items()}
         return cls.from_columns(columns, strict=strict, _where=f"{path}: ")
+
+
+def as_run_table(table, name="table"):
+    """``table`` as a :class:`RunTable`: a RunTable is returned as is, a :class:`pandas.DataFrame`
+    with the same columns is converted (:meth:`RunTable.from_pandas`); anything else raises a
+    TypeError naming ``name``."""
+    if isinstance(table, RunTable):
+        return table
+    cls = type(table)
+    if cls.__module__.split(".")[0] == "pandas" and cls.__name__ == "DataFrame":
+        return RunTable.from_pandas(table)
+    raise TypeError(f"{name} must be a RunTable (see landscape.experiments.run_files.load_runs) or a "
+                    f"pandas.DataFrame with the same columns, got {cls.__name__}")

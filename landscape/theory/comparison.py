@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int
+from geometry.validation import as_float_array
 
 from .predict import predicted_success_curve, predicted_threshold
 
@@ -182,9 +182,10 @@ class Comparison:
 
     ``rows`` holds one dict per (condition, level): ``label``, ``eps``, ``predicted``
     (:math:`D - \delta`), ``predicted_stderr``, ``gordon``, ``almt_low``, ``almt_high``,
-    ``measured``, ``measured_low``, ``measured_high`` (bootstrap interval over seeds),
-    ``bracket_low``, ``bracket_high`` (tested d around the crossing), ``censored``, and
-    ``ratio`` = measured / predicted.
+    ``measured`` (NaN when censored), ``measured_low``, ``measured_high`` (the interval of
+    :func:`landscape.thresholds.threshold_dimension`), ``bracket_low``, ``bracket_high``
+    (tested d around the crossing), ``censored``, ``resolved``, ``measured_summary`` (e.g.
+    "45.25 [32, 64]", "< 2 [1, 2]") and ``ratio`` = measured / predicted.
     """
 
     def __init__(self, rows):
@@ -221,7 +222,7 @@ class Comparison:
         """A Markdown table (with the direct prediction :math:`D - w^2` and its ratio when the rows
         carry ``direct``, ``direct_stderr`` and ``direct_ratio``)."""
         direct = any(r.get("direct") is not None for r in self.rows)
-        head = ("| subspaces | eps | predicted D-delta | Gordon bound | measured d* (95% CI) | "
+        head = ("| subspaces | eps | predicted D-delta | Gordon bound | measured d* [95% interval] | "
                 "crossing between tested d | measured/predicted |")
         rule = "|---|---|---|---|---|---|---|"
         if direct:
@@ -229,7 +230,7 @@ class Comparison:
             rule += "---|---|"
         lines = [head, rule]
         for r in self.rows:
-            meas = f"{r['measured']:.1f} [{r['measured_low']:.1f}, {r['measured_high']:.1f}]"
+            meas = r["measured_summary"]
             if r["censored"]:
                 meas += f" ({r['censored']} tested range)"
             line = (f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
@@ -244,10 +245,10 @@ class Comparison:
     def plot(self, ax=None):
         """Measured against predicted :math:`d^*` (see :func:`landscape.plots.plot_predicted_vs_measured`).
 
-        The x error bar of a measured :math:`d^*` spans its bootstrap interval and the tested
-        dimensions around the crossing (``bracket_low``, ``bracket_high``): when every seed
-        crosses between the same two tested d the bootstrap interval collapses to a point,
-        and the bracket is what the data can resolve.
+        The x error bar of a measured :math:`d^*` is its interval (which contains the tested
+        dimensions around the crossing, ``bracket_low``, ``bracket_high``); a threshold that
+        is not resolved (censored, or no tested d inside the transition) is drawn as a
+        bracket without a point.
         """
         from ..plots import plot_predicted_vs_measured
 
@@ -257,7 +258,8 @@ class Comparison:
         labels = [f"{r['label']}, ε={r['eps']:.3g}" for r in self.rows]
         return plot_predicted_vs_measured(self.column("predicted"), self.column("measured"),
                                           predicted_err=self.column("predicted_stderr"),
-                                          measured_ci=ci, labels=labels, ax=ax)
+                                          measured_ci=ci, labels=labels, ax=ax,
+                                          measured_resolved=self.column("resolved"))
 
     def __len__(self):
         return len(self.rows)
@@ -266,21 +268,21 @@ class Comparison:
         return "Comparison(\n" + self.to_markdown() + "\n)"
 
 
-def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_bootstrap=1000, seed=0,
-            label=None, **where):
+def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_bootstrap=None, seed=0,
+            label=None, design="auto", **where):
     r"""Set predicted thresholds beside the thresholds measured in a table of runs.
 
     For each level :math:`\epsilon` of ``predictions`` the measured :math:`d^*` is where the
     fraction of runs with ``metric <= eps`` (a loss; ``>=`` for an accuracy) crosses ``p``,
-    from :func:`landscape.thresholds.threshold_dimension`, with a bootstrap interval over
-    seeds.
+    from :func:`landscape.thresholds.threshold_dimension`, with its interval (binomial noise
+    and grid resolution; censored thresholds are reported as such).
 
     Parameters
     ----------
     predictions : PredictionTable
         From :func:`prediction_table`, made from the same :math:`\theta_0` (or
         :math:`\theta_t` for burn-in runs) as the runs selected by ``where``.
-    runs : RunTable
+    runs : RunTable or pandas.DataFrame
         Subspace-training runs (:func:`landscape.experiments.sweeps.sweep` or :func:`landscape.experiments.run_files.load_runs`).
     metric : str
         The run column the levels apply to (default the final training loss).
@@ -289,11 +291,14 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
         level (e.g. predictions made at :func:`calibrated_levels`); default the
         predictions' levels.
     p : float
-    n_bootstrap : int
+    n_bootstrap : int, optional
+        Deprecated and ignored (the interval is no longer a bootstrap).
     seed : int
-        Seed of the bootstrap.
+        Unused (kept for the signature of 0.1).
     label : str, optional
         Name of the condition (default from ``where``).
+    design : {"auto", "nested", "independent"}
+        Likelihood of the runs (see :func:`landscape.thresholds.threshold_dimension`).
     **where
         Run selection, e.g. ``kind="random", t=0``.
 
@@ -301,15 +306,18 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
     -------
     Comparison
     """
-    from ..experiments.run_table import RunTable
+    from ..experiments.run_table import as_run_table
     from ..thresholds.measured import threshold_dimension
 
     if not isinstance(predictions, PredictionTable):
         raise TypeError(f"predictions must be a PredictionTable (from prediction_table), got "
                         f"{type(predictions).__name__}")
-    if not isinstance(runs, RunTable):
-        raise TypeError(f"runs must be a RunTable, got {type(runs).__name__}")
-    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    runs = as_run_table(runs, "runs")
+    if n_bootstrap is not None:
+        import warnings
+
+        warnings.warn("n_bootstrap is deprecated and ignored: the interval is no longer a bootstrap",
+                      FutureWarning, stacklevel=2)
     if "D" in runs and len(runs):
         Ds = set(np.unique(runs["D"]).tolist())
         D_pred = {p_.D for p_ in predictions.predictions}
@@ -325,7 +333,7 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
         raise ValueError(f"levels must have one entry per prediction ({len(predictions)}), got {levels.shape[0]}")
     rows = []
     for pred, level in zip(predictions.predictions, levels):
-        est = threshold_dimension(runs, metric, float(level), p=p, n_bootstrap=n_bootstrap, seed=seed, **where)
+        est = threshold_dimension(runs, metric, float(level), p=p, design=design, **where)
         predicted = pred.kinematic
         ratio = est.value / predicted if predicted > 0 else float("inf")
         rows.append({
@@ -334,7 +342,8 @@ def compare(predictions, runs, *, metric="train_loss", levels=None, p=0.5, n_boo
             "gordon": pred.gordon, "almt_low": pred.kinematic_window[0], "almt_high": pred.kinematic_window[1],
             "measured": float(est.value), "measured_low": float(est.ci[0]), "measured_high": float(est.ci[1]),
             "bracket_low": float(est.bracket[0]), "bracket_high": float(est.bracket[1]),
-            "censored": est.censored or "", "n_seeds": est.n_seeds, "ratio": float(ratio),
+            "censored": est.censored or "", "resolved": bool(est.resolved), "measured_summary": est.summary(),
+            "n_seeds": est.n_seeds, "ratio": float(ratio),
         })
     return Comparison(rows)
 

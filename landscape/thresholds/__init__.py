@@ -5,8 +5,9 @@ known exactly.
 Out: success curves :math:`P_s(d)` and thresholds :math:`d^*` with confidence intervals.
 Asks: experiments for run tables; models and subspaces for the exact ground truth.
 
-Modules: ``measured`` (d* from runs of any model), ``methods`` (d* of every method of a
-sweep -- random, burn-in and lottery subspaces, lottery tickets -- in one unit), ``ground_truth`` (exact success of random
+Modules: ``measured`` (d* from runs of any model: Larsen et al.'s success-fraction crossing),
+``intrinsic`` (Li et al.'s d_int90: the mean metric reaching a fraction of a baseline), ``methods`` (d* of
+every method of a sweep -- random, burn-in and lottery subspaces, lottery tickets -- in one unit), ``ground_truth`` (exact success of random
 subspaces on a quadratic well, decided by least squares, no training).
 """
 from .._lazy import attach
@@ -21,6 +22,8 @@ _EXPORTS = {
     "method_groups": "methods",
     "method_label": "methods",
     "METHOD_ORDER": "methods",
+    "intrinsic_dimension": "intrinsic",
+    "MeanMetricCurve": "intrinsic",
     "empirical_success_probability": "ground_truth",
     "empirical_threshold": "ground_truth",
     "wilson_interval": "ground_truth",

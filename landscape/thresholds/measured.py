@@ -2,77 +2,89 @@ r"""Success probabilities and threshold training dimensions from tables of runs.
 
 A run *succeeds* at level :math:`\epsilon` when its metric reaches the level: ``metric <=
 level`` for losses, ``metric >= level`` for accuracies (``direction``). A NaN metric (a
-diverged run) is a failure. :math:`P_s(d)` is the fraction of successful runs at d, and the
-threshold training dimension :math:`d^*` is where :math:`P_s` crosses ``p`` (1/2 by
-default), estimated by
+diverged run) is a failure, with a warning that gives their number. :math:`\hat P_s(d)` is
+the fraction of successful runs at d.
 
-* ``method="interpolate"``: the first crossing of the piecewise-linear curve through the
-  observed :math:`\hat P_s(d_j)` in :math:`\log d`;
-* ``method="logistic"``: a logistic fit :math:`P_s(d) = \sigma(a + b\log d)` by
-  maximum likelihood with Firth's bias reduction (finite even when the observed
-  transition is perfectly sharp), :math:`d^* = \exp((\operatorname{logit} p - a)/b)`.
+Two criteria define the threshold training dimension :math:`d^*`
+(:func:`threshold_dimension`, argument ``criterion``):
 
-The confidence interval is a percentile bootstrap over seeds: the runs of one seed (the
-same :math:`\theta_0` at every d) are resampled together, which keeps their correlation.
-With few seeds the plain percentile interval is too narrow, so the interval is
-Hesterberg's *expanded* percentile interval (quantiles at
-:math:`\Phi(-\sqrt{n/(n-1)}\,t_{n-1,(1+c)/2})`, n the number of seeds). Measured
-coverage of nominal 90% intervals on synthetic logistic transitions (d = 2, 4, ..., 1024,
-600 sweeps each, seeds with their own threshold or independent runs): 0.885-0.91 with
-10, 20 and 40 seeds for the logistic fit; 0.87-0.92 with 10-20 seeds for the interpolation
-(which estimates the crossing of the interpolated curve, not exactly :math:`d^*`).
-A threshold below the smallest d tested is reported as 0, one above the largest as
-``inf`` (``censored`` says which), for the estimate and in the bootstrap.
+* ``"larsen"`` (default; Larsen et al. 2022): where the success probability
+  :math:`P_s(d)` crosses ``p`` (1/2 by default). Computed here.
+* ``"li"`` (Li et al. 2018, :math:`d_{\mathrm{int}90}`): where the mean metric over runs
+  reaches a fraction of a baseline; see :mod:`landscape.thresholds.intrinsic`.
+
+The interval (Larsen criterion)
+-------------------------------
+The success probability is modelled as a logistic transition in :math:`\log d`,
+
+.. math::
+
+    P(d) = \sigma\big(b(\log d - u) + \operatorname{logit} p\big), \qquad d^* = e^u,
+
+with the slope b unknown. Two likelihoods (``design``):
+
+* ``"nested"``: the runs of one seed share :math:`\theta_0` and nested subspaces (the maps
+  of this toolkit's sweeps are), so seed s has its own threshold :math:`D_s` with
+  :math:`P(D_s \le d) = P(d)`, succeeds at every d above it and fails below. Its runs
+  only say that :math:`D_s \in (l_s, r_s]` (the last failure and first success), and
+
+  .. math:: L(u, b) = \prod_s \big[P(r_s) - P(l_s)\big].
+
+  A seed that fails after a success (training noise) is *non-monotone*: its interval
+  is widened to span all its crossings, from the last d before its first success to the
+  first d after its last failure, and a warning gives the count.
+* ``"independent"``: every run is its own Bernoulli draw,
+  :math:`L(u, b) = \prod_j P(d_j)^{k_j}(1 - P(d_j))^{n_j - k_j}`. Too narrow for nested
+  runs (it counts one seed's perfectly correlated runs as independent evidence).
+
+With a flat prior on u over the tested range widened by one grid spacing at each end,
+and a log-uniform prior on b from :math:`2/\text{span}` (a 10%-90% rise about twice as
+wide as the tested span of :math:`\log d`) to :math:`\max(20, 14/h_{\min})` (a step
+between the closest tested d), the likelihood is evaluated on an 801 x 48 grid of
+(u, b). The interval is the union of
+
+1. the equal-tailed ``confidence`` interval of u under the posterior with b integrated out;
+2. the same interval given each *plausible* slope, one whose marginal likelihood
+   :math:`m(b) = \int L(u, b)\,du` is at least :math:`e^{-\chi^2_{1,0.9}/2} \approx 0.26`
+   times the largest: with few seeds the data cannot exclude a shallow slope, and this
+   keeps the interval honest about it;
+3. the bracket: the tested dimensions around every crossing of p by the observed
+   :math:`\hat P_s` (the grid resolution: with nothing tested inside the transition, the
+   interval spans the whole bracket);
+4. the point estimate;
+
+and an end beyond the tested range becomes the hard limit there: 1 (0 when d = 1 was
+tested) below, ``inf`` above. A threshold below or above the tested range is reported as
+such (``censored``, value NaN, e.g. "d* < 2, 95% interval [1, 2]"), never as a number.
+
+Measured coverage of the nominal 95% interval (``benchmarks/threshold_coverage.py``,
+``benchmarks/RESULTS.md``): synthetic transitions with slopes b in {2, 4, 8, 16},
+crossings on and between the grid points d = 2, 4, ..., 1024, 2 to 20 seeds, independent
+and nested runs, 400 replications per cell: COVERAGE_PLACEHOLDER
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
-from geometry.validation import check_int, check_probability, check_rng
+from geometry.validation import check_probability
 
-from ..experiments.run_table import RunTable
+from . import _crossing
+from ._estimate import (ThresholdEstimate, check_direction, check_level, floor_of,
+                        need_two_dimensions, select_runs, warn_nan)
 
 __all__ = ["SuccessCurve", "ThresholdEstimate", "success_probability", "threshold_dimension",
-           "success_matrix"]
+           "success_matrix", "CRITERIA", "DESIGNS"]
 
-_GROUP_COLUMNS = ("kind", "t", "basis", "D")
-
-
-def _direction(metric, direction):
-    if direction is None:
-        name = metric.lower()
-        if "loss" in name:
-            return "min"
-        if "acc" in name:
-            return "max"
-        raise ValueError(f"cannot tell whether {metric!r} should be small or large: pass "
-                         "direction='min' (success when metric <= level) or 'max' (>= level)")
-    if direction not in ("min", "max"):
-        raise ValueError(f"direction must be 'min' or 'max', got {direction!r}")
-    return direction
-
-
-def _filtered(table, metric, where):
-    if not isinstance(table, RunTable):
-        raise TypeError(f"table must be a RunTable (see landscape.experiments.run_files.load_runs), got {type(table).__name__}")
-    if where:
-        table = table.select(**where)
-    for col in ("d", metric):
-        if col not in table:
-            raise ValueError(f"table has no column {col!r}; columns: {list(table.columns)}")
-    if table[metric].dtype != np.float64 and table[metric].dtype.kind not in "iu":
-        raise ValueError(f"metric column {metric!r} must be numeric, got {table[metric].dtype}")
-    if len(table) == 0:
-        raise ValueError("no runs to analyse" + (f" after selecting {where}" if where else ""))
-    mixed = {c: table.unique(c) for c in _GROUP_COLUMNS if c in table and len(table.unique(c)) > 1}
-    if mixed:
-        hint = ", ".join(f"{c}={v[0]!r}" for c, v in mixed.items())
-        raise ValueError(f"the table mixes several experiments {mixed}; select one, e.g. ({hint})")
-    if np.any(table["d"] < 1):
-        raise ValueError("d must be >= 1 in every run")
-    return table
+#: threshold criteria by name: Larsen et al. 2022 (success-fraction crossing) and Li et al.
+#: 2018 (mean metric reaching a fraction of a baseline, d_int90)
+CRITERIA = ("larsen", "li")
+#: likelihoods of the runs (Larsen criterion)
+DESIGNS = ("auto", "nested", "independent")
+METHODS = ("interpolate", "logistic", "posterior")
 
 
 def _successes(values, level, direction):
@@ -80,6 +92,13 @@ def _successes(values, level, direction):
     with np.errstate(invalid="ignore"):
         ok = values <= level if direction == "min" else values >= level
     return ok & np.isfinite(values)
+
+
+def _check_success_level(level, metric):
+    level = check_level(level)
+    if "acc" in metric.lower() and not 0.0 <= level <= 1.0:
+        raise ValueError(f"level must lie in [0, 1] for the accuracy {metric!r}, got {level}")
+    return level
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,13 +146,14 @@ def success_probability(table, metric, level, *, direction=None, **where):
 
     Parameters
     ----------
-    table : RunTable
+    table : RunTable or pandas.DataFrame
     metric : str
         A column, e.g. ``"train_acc"`` or ``"train_loss"``.
     level : float
         Success when ``metric >= level`` (``direction="max"``, default for names containing
-        "acc") or ``metric <= level`` (``"min"``, default for names containing "loss").
-        NaN (diverged) is a failure.
+        "acc"; then level must lie in [0, 1]) or ``metric <= level`` (``"min"``, default for
+        names containing "loss"). NaN (diverged) is a failure, with a RuntimeWarning
+        giving the number of such runs.
     direction : {"min", "max"}, optional
     **where
         Column selections, e.g. ``kind="random", t=0`` (see :meth:`RunTable.select`). The
@@ -152,16 +172,19 @@ def success_probability(table, metric, level, *, direction=None, **where):
     >>> success_probability(runs, "train_acc", 0.5).probability
     array([0.  , 0.25, 1.  ])
     """
-    direction = _direction(metric, direction)
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(level):
-        raise ValueError(f"level must be a finite number, got {level!r}")
-    table = _filtered(table, metric, where)
-    ok = _successes(table[metric], float(level), direction)
+    direction = check_direction(metric, direction)
+    level = _check_success_level(level, metric)
+    table = select_runs(table, metric, where)
+    warn_nan(table[metric], metric, "counted as failures")
+    return _curve(table, metric, level, direction)
+
+
+def _curve(table, metric, level, direction):
+    ok = _successes(table[metric], level, direction)
     d = table["d"]
-    ds = np.unique(d)
-    k = np.array([int(ok[d == x].sum()) for x in ds])
-    n = np.array([int(np.sum(d == x)) for x in ds])
+    ds, inverse = np.unique(d, return_inverse=True)
+    k = np.bincount(inverse, weights=ok, minlength=ds.size).astype(np.int64)
+    n = np.bincount(inverse, minlength=ds.size).astype(np.int64)
     return SuccessCurve(ds.astype(np.int64), k, n, metric, float(level), direction)
 
 
@@ -177,11 +200,17 @@ def success_matrix(table, metric, level, *, direction=None, **where):
     observed : ndarray of float, shape (m, k)
         1 where a run exists.
     """
-    direction = _direction(metric, direction)
-    table = _filtered(table, metric, where)
+    direction = check_direction(metric, direction)
+    level = _check_success_level(level, metric)
+    table = select_runs(table, metric, where)
+    return _matrix(table, metric, level, direction)
+
+
+def _matrix(table, metric, level, direction):
     if "seed" not in table:
-        raise ValueError("the bootstrap over seeds needs a 'seed' column")
-    ok = _successes(table[metric], float(level), direction)
+        raise ValueError("table needs a 'seed' column for design='nested' (runs of one seed share "
+                         "theta0); pass design='independent' for independent runs")
+    ok = _successes(table[metric], level, direction)
     ds = np.unique(table["d"])
     seeds = np.unique(table["seed"])
     di = np.searchsorted(ds, table["d"])
@@ -191,188 +220,181 @@ def success_matrix(table, metric, level, *, direction=None, **where):
     np.add.at(observed, (si, di), 1.0)
     if np.any(observed > 1):
         i, j = np.argwhere(observed > 1)[0]
-        raise ValueError(f"several runs with seed={seeds[i]} and d={ds[j]}: one run per (seed, d) expected "
-                         "(select one experiment)")
+        raise ValueError(f"table has several runs with seed={seeds[i]} and d={ds[j]}: one run per (seed, d) "
+                         "expected (select one experiment, or pass design='independent')")
     success[si, di] = ok
     return ds, seeds, success, observed
 
 
-# ---------------------------------------------------------------------- estimators
-def _interpolate(k, n, logd, p):
-    """First crossing of p by the piecewise-linear curve of k/n in log d, row by row.
-
-    k, n : (B, m). Returns log d* (B,), -inf below the range, +inf above it."""
-    B, m = k.shape
-    valid = n > 0
-    P = np.divide(k, n, out=np.full(k.shape, np.nan), where=valid)
-    cond = valid & (P >= p)
-    has = cond.any(axis=1)
-    j = np.argmax(cond, axis=1)
-    idx = np.where(valid, np.arange(m), -1)
-    last_valid = np.maximum.accumulate(idx, axis=1)
-    rows = np.arange(B)
-    prev = np.where(j > 0, last_valid[rows, np.maximum(j - 1, 0)], -1)
-    out = np.full(B, np.inf)
-    below = has & (prev < 0)
-    out[below] = -np.inf
-    mid = has & (prev >= 0)
-    r, jj, pp = rows[mid], j[mid], prev[mid]
-    P0, P1 = P[r, pp], P[r, jj]
-    frac = (p - P0) / (P1 - P0)
-    out[mid] = logd[pp] + frac * (logd[jj] - logd[pp])
-    return out
-
-
-def _firth_logistic(k, n, x, iters=100, tol=1e-10):
-    """Firth-penalised logistic regression of k/n on x, row by row; returns (a, b), each (B,)."""
-    B = k.shape[0]
-    a = np.zeros(B)
-    b = np.zeros(B)
-    for _ in range(iters):
-        eta = a[:, None] + b[:, None] * x
-        pr = 1.0 / (1.0 + np.exp(-eta))
-        w = n * pr * (1.0 - pr)
-        s0, s1, s2 = w.sum(1), (w * x).sum(1), (w * x * x).sum(1)
-        det = s0 * s2 - s1 * s1
-        det = np.where(det > 1e-300, det, 1e-300)
-        # diagonal of the hat matrix W^1/2 X (X^T W X)^-1 X^T W^1/2
-        h = w * (s2[:, None] - 2 * s1[:, None] * x + s0[:, None] * x * x) / det[:, None]
-        r = k - n * pr + h * (0.5 - pr)
-        u0, u1 = r.sum(1), (r * x).sum(1)
-        da = (s2 * u0 - s1 * u1) / det
-        db = (s0 * u1 - s1 * u0) / det
-        step = np.maximum(np.abs(da), np.abs(db))
-        scale = np.minimum(1.0, 2.0 / np.maximum(step, 1e-300))
-        a += scale * da
-        b += scale * db
-        if np.all(step < tol):
-            break
-    return a, b
+def _seed_bounds(logd, success, observed):
+    """Per seed, the log-d interval (lower, upper] holding its own threshold, and whether the
+    seed is non-monotone (a failure above a success)."""
+    lower, upper, nonmono = [], [], 0
+    for S, M in zip(success, observed):
+        idx = np.flatnonzero(M)
+        if idx.size == 0:
+            continue
+        ok = S[idx] > 0
+        wins, losses = idx[ok], idx[~ok]
+        if wins.size == 0:
+            lower.append(logd[idx[-1]])
+            upper.append(np.inf)
+            continue
+        if losses.size == 0:
+            lower.append(-np.inf)
+            upper.append(logd[idx[0]])
+            continue
+        first_win, last_loss = wins[0], losses[-1]
+        nonmono += bool(last_loss > first_win)
+        before = idx[idx < first_win]
+        after = idx[idx > last_loss]
+        lower.append(logd[before[-1]] if before.size else -np.inf)
+        upper.append(logd[after[0]] if after.size else np.inf)
+    return lower, upper, nonmono
 
 
-def _logistic(k, n, logd, p):
+# ---------------------------------------------------------------------- Larsen's criterion
+def larsen_interval(logd, confidence, p, *, counts=None, bounds=None, span=None):
+    """(low, high, posterior median) of log d* from counts ``(k, n)`` per tested log d
+    (independent design) or per-seed bounds ``(lower, upper)`` (nested design)."""
+    u = _crossing.crossing_grid(logd)
+    b = _crossing.slope_grid(logd, span=span)
+    logit_p = float(np.log(p / (1 - p)))
+    if bounds is None:
+        k, n = counts
+        ll = _crossing.loglik_independent(u, b, logd, k, n, logit_p)
+    else:
+        groups = Counter(zip(*bounds))
+        lower, upper = zip(*groups) if groups else ((), ())
+        ll = _crossing.loglik_censored(u, b, lower, upper, list(groups.values()), logit_p)
+    return _crossing.credible_set(ll, u, confidence)
+
+
+def _point(method, logd, curve, p, median):
+    """log d* by ``method`` (``-inf``/``inf``: below/above the tested range)."""
+    fit = _crossing.isotonic(curve.probability, curve.n_trials)
+    crossing = _crossing.first_crossing(logd, fit, p)
+    if not np.isfinite(crossing) or method == "interpolate":
+        return crossing, {}
+    if method == "posterior":
+        return median, {}
+    from ._firth import firth_logistic
+
     c = logd.mean()
-    s = logd.std() if logd.size > 1 and logd.std() > 0 else 1.0
-    x = (logd - c) / s
-    a, b = _firth_logistic(k, n, x)
-    target = np.log(p / (1 - p))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(b > 1e-12, (target - a) / b, np.nan)
-    out = c + s * z
-    # no increasing transition: all failures -> above the range, all successes -> below
-    frac = k.sum(1) / np.maximum(n.sum(1), 1)
-    bad = ~np.isfinite(out)
-    out[bad] = np.where(frac[bad] >= p, -np.inf, np.inf)
-    return out, a, b, c, s
+    s = logd.std()
+    a, b = firth_logistic(curve.successes[None].astype(float), curve.n_trials[None].astype(float), (logd - c) / s)
+    a, b = float(a[0]), float(b[0])
+    params = {"a": a - b * c / s, "b": b / s}  # P = sigma(a + b log d)
+    if b <= 1e-12:
+        return crossing, params
+    return c + s * (np.log(p / (1 - p)) - a) / b, params
 
 
-def _expanded_tail(confidence, n):
-    r"""Tail probability of the expanded percentile interval (Hesterberg 2015).
-
-    The plain percentile bootstrap is too narrow for few seeds (its spread is that of a
-    sample of n with divisor n, and normal instead of Student quantiles). The expanded
-    interval uses the bootstrap quantiles at
-    :math:`\Phi(-\sqrt{n/(n-1)}\; t_{n-1, (1+c)/2})` instead of :math:`(1-c)/2`.
-    """
-    from scipy.stats import norm, t
-
-    if n < 2:
-        return (1.0 - confidence) / 2
-    return float(norm.cdf(-np.sqrt(n / (n - 1)) * t.ppf(0.5 + confidence / 2, n - 1)))
-
-
-def _bracket(curve, p):
-    """Tested dimensions around the first crossing of p by the observed success rates."""
+def _larsen(table, metric, level, p, method, design, direction, confidence):
+    n_nan = warn_nan(table[metric], metric, "counted as failures (a diverged run does not reach the level)",
+                     stacklevel=5)
+    curve = _curve(table, metric, level, direction)
+    ds = curve.ds.astype(np.float64)
+    need_two_dimensions(ds)
+    logd = np.log(ds)
+    if design == "auto":
+        design = "nested" if "seed" in table else "independent"
+    params = {"nan_runs": n_nan}
+    if design == "nested":
+        _, seeds, S, M = _matrix(table, metric, level, direction)
+        lower, upper, nonmono = _seed_bounds(logd, S, M)
+        params["non_monotone_seeds"] = nonmono
+        if nonmono:
+            warnings.warn(f"{nonmono} of {seeds.size} seeds are not monotone in d (a failure above a success); "
+                          "with design='nested' each one's threshold is taken to lie anywhere between its "
+                          "crossings (use design='independent' if the runs of a seed are independent)",
+                          RuntimeWarning, stacklevel=4)
+        lo, hi, median = larsen_interval(logd, confidence, p, bounds=(lower, upper))
+        n_seeds = int(seeds.size)
+    else:
+        lo, hi, median = larsen_interval(logd, confidence, p, counts=(curve.successes, curve.n_trials))
+        n_seeds = int(np.unique(table["seed"]).size) if "seed" in table else int(len(table))
+    point, extra = _point(method, logd, curve, p, median)
+    params.update(extra)
+    params["posterior_median"] = float(np.exp(median))
+    floor = floor_of(ds[0])
+    b_lo, b_hi = _crossing.hull_bracket(ds, curve.probability, p)
+    b_lo = max(b_lo, floor) if b_lo > 0 else floor
+    censored = "below" if point == -np.inf else ("above" if point == np.inf else None)
+    if censored is None:
+        lo, hi = min(lo, point), max(hi, point)
+    lo = min(np.exp(lo), b_lo)
+    hi = max(np.exp(hi), b_hi)
+    if lo < ds[0]:
+        lo = floor
+    if hi > ds[-1]:
+        hi = np.inf
     P = curve.probability
-    above = np.flatnonzero(P >= p)
-    if above.size == 0:
-        return (float(curve.ds[-1]), float("inf"))
-    j = above[0]
-    return (float(curve.ds[j - 1]) if j > 0 else 0.0, float(curve.ds[j]))
+    resolved = censored is None and bool(np.any((P > 0) & (P < 1)))
+    value = float(np.exp(point)) if censored is None else float("nan")
+    return ThresholdEstimate(value, (float(lo), float(hi)), (float(b_lo), float(b_hi)), censored, resolved,
+                             confidence, "larsen", method, design, p, metric, float(level), None, n_seeds,
+                             int(len(table)), (float(ds[0]), float(ds[-1])), curve, params)
 
 
-@dataclass(frozen=True, repr=False)
-class ThresholdEstimate:
-    r"""A threshold training dimension with its bootstrap confidence interval.
-
-    Attributes
-    ----------
-    value : float
-        :math:`\hat d^*` (0: below the smallest d tested; ``inf``: above the largest).
-    ci : (float, float)
-        Percentile bootstrap interval at ``confidence``.
-    confidence : float
-    method : {"interpolate", "logistic"}
-    p : float
-        The success probability defining :math:`d^*`.
-    metric : str
-    level : float
-    n_seeds : int
-    censored : {None, "below", "above"}
-    bracket : (float, float)
-        The tested dimensions around the first crossing of p by the observed
-        :math:`\hat P_s` (0 or ``inf`` at the ends). The bootstrap interval reflects the
-        variability across seeds only, not the spacing of the grid of d: when every seed
-        jumps from failure to success between the same two tested dimensions it collapses
-        to a point, and ``bracket`` says where the threshold can be.
-    curve : SuccessCurve
-    bootstrap : ndarray
-        The bootstrap replicates of :math:`\hat d^*`.
-    params : dict
-        For ``"logistic"``: ``a``, ``b`` with :math:`P_s(d) = \sigma(a + b \log d)`.
-    """
-
-    value: float
-    ci: tuple
-    confidence: float
-    method: str
-    p: float
-    metric: str
-    level: float
-    n_seeds: int
-    censored: str | None
-    bracket: tuple
-    curve: SuccessCurve
-    bootstrap: np.ndarray = field(repr=False)
-    params: dict = field(default_factory=dict)
-
-    def __float__(self):
-        return float(self.value)
-
-    def __repr__(self):
-        cens = f", censored={self.censored!r}" if self.censored else ""
-        return (f"ThresholdEstimate(d*={self.value:.4g}, {int(self.confidence * 100)}% CI "
-                f"[{self.ci[0]:.4g}, {self.ci[1]:.4g}], bracket={self.bracket}, method={self.method!r}, p={self.p}, "
-                f"{self.metric} level={self.level:g}, n_seeds={self.n_seeds}{cens})")
-
-
-def threshold_dimension(table, metric, level, p=0.5, *, method="interpolate", direction=None,
-                        n_bootstrap=1000, confidence=0.95, seed=None, **where):
-    r"""Threshold training dimension :math:`d^*`: where :math:`P_s(d)` crosses ``p``.
+def threshold_dimension(table, metric, level, p=0.5, *, criterion="larsen", baseline=None,
+                        method="interpolate", design="auto", direction=None, confidence=0.95,
+                        seed=None, n_bootstrap=None, **where):
+    r"""Threshold training dimension :math:`d^*` with an interval that covers it.
 
     Parameters
     ----------
-    table : RunTable
-        Runs with columns ``d``, ``seed`` and ``metric``; one run per (seed, d).
+    table : RunTable or pandas.DataFrame
+        Runs with columns ``d``, ``metric`` and (for ``design="nested"``) ``seed``; one
+        run per (seed, d) for the nested design.
     metric : str
+        A column, e.g. ``"train_acc"``.
     level : float
-        Success level (see :func:`success_probability`).
+        ``criterion="larsen"``: the success level of one run (see
+        :func:`success_probability`). ``criterion="li"``: the fraction of the baseline
+        the mean metric must reach (0.9 for :math:`d_{\mathrm{int}90}`).
     p : float in (0, 1)
-    method : {"interpolate", "logistic"}
-        Linear interpolation of :math:`\hat P_s` in :math:`\log d` at its first crossing of
-        p, or a Firth-penalised logistic fit :math:`\sigma(a + b\log d)`.
+        Larsen criterion: :math:`d^*` is where :math:`P_s(d)` crosses p.
+    criterion : {"larsen", "li"}
+        ``"larsen"`` (default): the success-fraction crossing, interval as in the module
+        docstring. ``"li"``: Li et al.'s mean-metric crossing
+        (:func:`landscape.thresholds.intrinsic.intrinsic_dimension`).
+    baseline : float, optional
+        Li criterion: the full model's metric under the same budget; default the mean
+        ``metric`` of the table's ``kind="full"`` runs.
+    method : {"interpolate", "logistic", "posterior"}
+        Larsen criterion, the point estimate: the first crossing of p by the isotonic
+        (non-decreasing) fit of :math:`\hat P_s` interpolated linearly in :math:`\log d`;
+        a Firth-penalised logistic fit :math:`\sigma(a + b\log d)`; or the posterior
+        median of :math:`d^*`. The interval does not depend on it.
+    design : {"auto", "nested", "independent"}
+        Larsen criterion, the likelihood of the runs (module docstring). ``"auto"``
+        (default): ``"nested"`` when the table has a ``seed`` column (the runs of a seed
+        share :math:`\theta_0` and nested maps, as in :func:`landscape.experiments.sweep`),
+        else ``"independent"``. The nested likelihood is also safe for independent runs
+        (conservative, measured), not the reverse.
     direction : {"min", "max"}, optional
-    n_bootstrap : int
-        Bootstrap resamples of the seeds (0: no interval).
     confidence : float in (0, 1)
     seed : int, Generator or None
-        Seed of the bootstrap.
+        Unused: both intervals are deterministic (kept for the signature of 0.1).
+    n_bootstrap : int, optional
+        Deprecated and ignored (the bootstrap interval of 0.1 undercovered); a
+        FutureWarning says so.
     **where
         Column selections (e.g. ``kind="random", t=0``).
 
     Returns
     -------
     ThresholdEstimate
+        ``value``, ``interval`` (also ``ci``), ``bracket``, ``censored``, ``resolved``;
+        ``str()`` reads e.g. "d* = 45.25, 95% interval [32, 64]" or "d* < 2, 95% interval
+        [1, 2]".
+
+    Raises
+    ------
+    ValueError
+        An empty table or selection, runs at a single d, a level out of range, a
+        baseline <= 0, unknown ``criterion`` / ``design`` / ``method``.
 
     Examples
     --------
@@ -380,47 +402,31 @@ def threshold_dimension(table, metric, level, p=0.5, *, method="interpolate", di
     >>> from landscape.thresholds import threshold_dimension
     >>> runs = RunTable([{"d": d, "seed": s, "train_acc": float(d >= 2 ** (3 + s % 3))}
     ...                  for d in (2, 4, 8, 16, 32, 64) for s in range(9)])
-    >>> est = threshold_dimension(runs, "train_acc", 0.5, seed=0)
-    >>> round(est.value, 3)
-    11.314
+    >>> est = threshold_dimension(runs, "train_acc", 0.5)
+    >>> round(est.value, 3), est.bracket
+    (11.314, (8.0, 16.0))
+    >>> est.low <= 8 and est.high >= 16
+    True
     """
-    p = check_probability(p, "p")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
     confidence = check_probability(confidence, "confidence")
-    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
-    if method not in ("interpolate", "logistic"):
-        raise ValueError(f"method must be 'interpolate' or 'logistic', got {method!r}")
-    curve = success_probability(table, metric, level, direction=direction, **where)
-    ds, seeds, S, M = success_matrix(table, metric, level, direction=curve.direction, **where)
-    logd = np.log(ds.astype(np.float64))
+    if n_bootstrap is not None:
+        warnings.warn("n_bootstrap is deprecated and ignored: the interval is no longer a bootstrap "
+                      "(see threshold_dimension)", FutureWarning, stacklevel=2)
+    if criterion == "li":
+        from .intrinsic import intrinsic_dimension
 
-    def estimate(weights):
-        k = weights @ S
-        n = weights @ M
-        if method == "interpolate":
-            return _interpolate(k, n, logd, p), None
-        out, a, b, c, s = _logistic(k, n, logd, p)
-        return out, (a, b, c, s)
-
-    point, extra = estimate(np.ones((1, seeds.size)))
-    params = {}
-    if extra is not None:
-        a, b, c, s = (float(v[0]) if np.ndim(v) else float(v) for v in extra)
-        params = {"a": a - b * c / s, "b": b / s}  # P = sigma(a + b log d)
-    rng = check_rng(seed)
-    if n_bootstrap:
-        idx = rng.integers(0, seeds.size, size=(n_bootstrap, seeds.size))
-        W = np.zeros((n_bootstrap, seeds.size))
-        np.add.at(W, (np.repeat(np.arange(n_bootstrap), seeds.size), idx.ravel()), 1.0)
-        boot = estimate(W)[0]
-        tail = _expanded_tail(confidence, seeds.size)
-        lo = np.quantile(boot, tail, method="lower")
-        hi = np.quantile(boot, 1 - tail, method="higher")
-        ci = (float(np.exp(lo)), float(np.exp(hi)))
-        boot_d = np.exp(boot)
-    else:
-        ci = (float("nan"), float("nan"))
-        boot_d = np.zeros(0)
-    value = float(np.exp(point[0]))
-    censored = "below" if point[0] == -np.inf else ("above" if point[0] == np.inf else None)
-    return ThresholdEstimate(value, ci, confidence, method, p, metric, float(level), int(seeds.size),
-                             censored, _bracket(curve, p), curve, boot_d, params)
+        return intrinsic_dimension(table, metric, level, baseline=baseline, direction=direction,
+                                   confidence=confidence, **where)
+    if baseline is not None:
+        raise ValueError("baseline is only used with criterion='li'")
+    p = check_probability(p, "p")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+    direction = check_direction(metric, direction)
+    level = _check_success_level(level, metric)
+    table = select_runs(table, metric, where)
+    return _larsen(table, metric, level, p, method, design, direction, confidence)
