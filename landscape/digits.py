@@ -48,7 +48,7 @@ class DigitsExperiment:
         lines = [f"digits, MLP D = {self.D}: {len(self.table)} runs in {self.wall_time:.0f} s; "
                  f"full-space {self.metric} = {self.full_train_acc:.3f}; success: {self.metric} >= {self.level}"]
         for label, est in self.thresholds.items():
-            lines.append(f"  d* {label:>14}: {est.value:8.1f}   95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]   between tested d {est.bracket}")
+            lines.append(f"  d* {label:>14}: {est.summary()}   (crossing between tested d {est.bracket})")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -59,7 +59,7 @@ def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=
                       batch_size=128, optimizer="momentum", lr=0.3, full_lr=None, level=0.98,
                       metric="train_acc",
                       store=None, executor=None, max_workers=None, progress=None, data_seed=0,
-                      threshold_method="interpolate", n_bootstrap=1000):
+                      threshold_method="interpolate", n_bootstrap=None):
     r"""The acceptance experiment: random, burn-in and lottery subspaces of a small MLP on digits.
 
     Trains ``MLP([64, *hidden, 10])`` on scikit-learn's digits (needs the ``[sklearn]``
@@ -90,8 +90,11 @@ def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=
         See :func:`sweep`.
     data_seed : int
         Seed of the train/test split.
-    threshold_method : {"interpolate", "logistic"}
-    n_bootstrap : int
+    threshold_method : {"interpolate", "logistic", "posterior"}
+        Point estimate of :math:`d^*` (see :func:`threshold_dimension`; the interval does
+        not depend on it).
+    n_bootstrap : int, optional
+        Deprecated and ignored (the interval is no longer a bootstrap).
 
     Returns
     -------
@@ -118,7 +121,7 @@ def digits_experiment(*, hidden=(32,), ds=None, seeds=5, burn_in=16, lottery_ds=
                          (f"burn-in t={burn_in}", dict(kind="random", t=burn_in)),
                          ("lottery", dict(kind="lottery", t=0))):
         thresholds[label] = threshold_dimension(table, metric, level, method=threshold_method,
-                                                n_bootstrap=n_bootstrap, seed=0, **where)
+                                                n_bootstrap=n_bootstrap, **where)
     full = table.select(kind="full")[metric]
     return DigitsExperiment(table, D, thresholds, float(np.mean(full)), wall, metric, level)
 

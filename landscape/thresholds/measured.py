@@ -60,7 +60,13 @@ such (``censored``, value NaN, e.g. "d* < 2, 95% interval [1, 2]"), never as a n
 Measured coverage of the nominal 95% interval (``benchmarks/threshold_coverage.py``,
 ``benchmarks/RESULTS.md``): synthetic transitions with slopes b in {2, 4, 8, 16},
 crossings on and between the grid points d = 2, 4, ..., 1024, 2 to 20 seeds, independent
-and nested runs, 400 replications per cell: COVERAGE_PLACEHOLDER
+and nested runs, 400 replications per cell: at least 0.968 in each of the 120 cells of the
+default (``design="auto"``, nested: tables with a seed column) on both kinds of runs and of
+``design="independent"`` on independent runs (most cells 0.99-1.00: conservative). Median
+widths (high/low): one grid step (2.0) with 10-20 seeds and a steep transition, 2.3-5 with
+10 seeds, and up to the whole range ("inf") with 2 nested seeds, which is what two
+samples of a threshold with unknown spread can say. Nested runs analysed with the
+independent likelihood cover only 0.87-0.93 in the shallow cells.
 """
 from __future__ import annotations
 
