@@ -85,6 +85,8 @@ _EXPORTS = {
     "method_thresholds": "thresholds.methods",
     "intrinsic_dimension": "thresholds.intrinsic",
     "MeanMetricCurve": "thresholds.intrinsic",
+    "adaptive_threshold": "thresholds.adaptive",
+    "AdaptiveSearch": "thresholds.adaptive",
     "empirical_success_probability": "thresholds.ground_truth",
     "empirical_threshold": "thresholds.ground_truth",
     "EmpiricalSuccess": "thresholds.ground_truth",

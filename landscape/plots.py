@@ -586,7 +586,7 @@ _METHOD_STYLE = {"random": ("o", "-"), "lottery": ("s", "-"), "ticket": ("D", "-
 
 
 def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", direction=None, p=0.5,
-                 confidence=0.95, n_bootstrap=1000, seed=0, thresholds=True):
+                 confidence=0.95, n_bootstrap=None, seed=0, thresholds=True):
     r"""Random, burn-in and lottery subspaces and lottery tickets against the trainable degrees of freedom.
 
     For every method in ``table`` (see :func:`landscape.thresholds.methods.method_groups`):
@@ -595,8 +595,9 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
     (``y="metric"``), against d on a log axis: the subspace dimension, or a ticket's number
     of free parameters (the methods are drawn a few percent apart along d so that their
     points do not hide each other). The threshold :math:`d^*` of each method (where :math:`P_s` crosses
-    ``p``) is drawn with its bootstrap interval over seeds (at height ``p``, or at the level),
-    and its value is in the legend (``>`` or ``<`` when it lies beyond the tested d).
+    ``p``) is drawn with its interval (at height ``p``, or at the level; as a bracket without
+    a point when it is not resolved), and its value is in the legend (``>`` or ``<`` when it
+    lies beyond the tested d).
     A full-space baseline in the table is drawn at d = D.
 
     Parameters
@@ -613,7 +614,8 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
     direction : {"min", "max"}, optional
         As for :func:`landscape.thresholds.measured.success_probability`.
     p, confidence, n_bootstrap, seed
-        Threshold definition and its bootstrap (:func:`landscape.thresholds.methods.method_thresholds`).
+        Threshold definition and its interval (:func:`landscape.thresholds.methods.method_thresholds`;
+        ``n_bootstrap`` is deprecated and ignored).
     thresholds : bool
         Draw the thresholds.
 
@@ -668,10 +670,8 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
             mean = [np.nanmean(v[d == u]) if np.isfinite(v[d == u]).any() else np.nan for u in ud]
             ax.plot(ud * dodge, mean, ls=ls, marker=marker, ms=4, color=color, label=text)
             at = level
-        if est is not None and est.censored is None:
-            ci = np.clip(np.asarray(est.ci, float), lo_d / 2, hi_d * 2)
-            ax.errorbar([est.value], [at], xerr=[[est.value - ci[0]], [ci[1] - est.value]], fmt="|", ms=12,
-                        mew=2, capsize=4, color=color)
+        if est is not None:
+            _measured_points(ax, [at], [est.value], [est.interval], [est.resolved], "x", color=color)
     if "D" in table and (table["kind"] == "full").any():
         D = int(table.select(kind="full")["D"][0])
         ax.axvline(D, color="0.4", ls=":", lw=1, label=f"full space, D = {D}")

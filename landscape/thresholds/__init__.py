@@ -6,7 +6,8 @@ Out: success curves :math:`P_s(d)` and thresholds :math:`d^*` with confidence in
 Asks: experiments for run tables; models and subspaces for the exact ground truth.
 
 Modules: ``measured`` (d* from runs of any model: Larsen et al.'s success-fraction crossing),
-``intrinsic`` (Li et al.'s d_int90: the mean metric reaching a fraction of a baseline), ``methods`` (d* of
+``intrinsic`` (Li et al.'s d_int90: the mean metric reaching a fraction of a baseline), ``adaptive``
+(an adaptive search that chooses the next d to test), ``methods`` (d* of
 every method of a sweep -- random, burn-in and lottery subspaces, lottery tickets -- in one unit), ``ground_truth`` (exact success of random
 subspaces on a quadratic well, decided by least squares, no training).
 """
@@ -24,6 +25,9 @@ _EXPORTS = {
     "METHOD_ORDER": "methods",
     "intrinsic_dimension": "intrinsic",
     "MeanMetricCurve": "intrinsic",
+    "adaptive_threshold": "adaptive",
+    "AdaptiveSearch": "adaptive",
+    "TrainingRun": "adaptive",
     "empirical_success_probability": "ground_truth",
     "empirical_threshold": "ground_truth",
     "wilson_interval": "ground_truth",

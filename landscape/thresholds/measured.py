@@ -30,6 +30,8 @@ with the slope b unknown. Two likelihoods (``design``):
 
   .. math:: L(u, b) = \prod_s \big[P(r_s) - P(l_s)\big].
 
+  Where a seed was not run at a tested d, its outcome there is implied when d lies outside
+  :math:`(l_s, r_s]` (and counted in the success curve, its bracket and its point).
   A seed that fails after a success (training noise) is *non-monotone*: its interval
   is widened to span all its crossings, from the last d before its first success to the
   first d after its last failure, and a warning gives the count.
@@ -317,6 +319,15 @@ def _larsen(table, metric, level, p, method, design, direction, confidence):
                           RuntimeWarning, stacklevel=4)
         lo, hi, median = larsen_interval(logd, confidence, p, bounds=(lower, upper))
         n_seeds = int(seeds.size)
+        # a seed not run at some tested d: its outcome there is implied when d is outside (l_s, r_s)
+        missing = M == 0
+        if missing.any():
+            L, U = np.asarray(lower)[:, None], np.asarray(upper)[:, None]
+            win = missing & (logd[None, :] >= U)
+            known = missing & ((logd[None, :] <= L) | win)
+            S, M = S + win, M + known
+            curve = SuccessCurve(curve.ds, S.sum(axis=0).astype(np.int64), M.sum(axis=0).astype(np.int64),
+                                 metric, float(level), direction)
     else:
         lo, hi, median = larsen_interval(logd, confidence, p, counts=(curve.successes, curve.n_trials))
         n_seeds = int(np.unique(table["seed"]).size) if "seed" in table else int(len(table))

@@ -7,7 +7,7 @@ column ``d`` counts the same thing for all of them, the number of trainable degr
 freedom: the subspace dimension d, or the number of free parameters
 :math:`\mathrm{nnz}(m)` of a ticket's mask. So the threshold of each method at a level
 :math:`\epsilon` is :func:`landscape.thresholds.measured.threshold_dimension` of its runs,
-with the same bootstrap interval over seeds and the same bracket, and the thresholds of
+with the same interval (binomial noise and grid resolution) and bracket, and the thresholds of
 the four methods compare at equal :math:`\epsilon` directly.
 """
 from __future__ import annotations
@@ -72,17 +72,17 @@ def method_groups(table):
     return out
 
 
-def method_thresholds(table, metric, level, p=0.5, *, method="interpolate", direction=None, n_bootstrap=1000,
-                      confidence=0.95, seed=0):
+def method_thresholds(table, metric, level, p=0.5, *, method="interpolate", direction=None, n_bootstrap=None,
+                      confidence=0.95, seed=0, design="auto"):
     r"""The threshold :math:`d^*` of every method in a table, at one level.
 
     Parameters
     ----------
     table : RunTable
         Runs of one sweep protocol (several kinds and t allowed).
-    metric, level, p, method, direction, n_bootstrap, confidence, seed
-        As for :func:`landscape.thresholds.measured.threshold_dimension` (the same seed for
-        every method's bootstrap).
+    metric, level, p, method, direction, n_bootstrap, confidence, seed, design
+        As for :func:`landscape.thresholds.measured.threshold_dimension` (``n_bootstrap`` is
+        deprecated and ignored, ``seed`` unused: the intervals are deterministic).
 
     Returns
     -------
@@ -95,9 +95,9 @@ def method_thresholds(table, metric, level, p=0.5, *, method="interpolate", dire
     >>> runs = RunTable([{"kind": k, "t": 0, "basis": "none", "d": d, "seed": s,
     ...                   "train_acc": float(d >= (64 if k == "random" else 8))}
     ...                  for k in ("random", "ticket") for d in (4, 16, 64, 256) for s in range(3)])
-    >>> {k: v.bracket for k, v in method_thresholds(runs, "train_acc", 0.5, n_bootstrap=0).items()}
+    >>> {k: v.bracket for k, v in method_thresholds(runs, "train_acc", 0.5).items()}
     {'random subspace': (16.0, 64.0), 'lottery ticket': (4.0, 16.0)}
     """
     return {label: threshold_dimension(table, metric, level, p, method=method, direction=direction,
-                                       n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, **where)
+                                       n_bootstrap=n_bootstrap, confidence=confidence, design=design, **where)
             for label, where in method_groups(table)}
