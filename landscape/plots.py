@@ -48,24 +48,41 @@ def _errors_from_ci(values, ci):
     return [values - c[:, 0], c[:, 1] - values]
 
 
-def _measured_points(ax, other, values, ci, resolved, axis, label=None, **kw):
+def _measured_points(ax, other, values, ci, resolved, axis, label=None, other_err=None, **kw):
     r"""Measured :math:`d^*` along ``axis`` ("x" or "y") at positions ``other`` on the other axis:
-    a point with its interval as error bars where resolved, and the interval alone, drawn as a
-    bracket (caps, no point; an arrow where it is unbounded), where not (``resolved`` False:
-    censored, or no tested d inside the transition)."""
+    a point with its interval as error bars where resolved (an open end gets no bar, an arrow
+    instead), and the interval alone, drawn as a bracket (caps, no point; an arrow where it is
+    unbounded), where not (``resolved`` False: censored, or no tested d inside the
+    transition). ``other_err``: symmetric error bars along the other axis."""
     values = np.asarray(values, float)
     other = np.asarray(other, float)
     n = values.size
     ci = np.column_stack([values, values]) if ci is None else np.asarray(ci, float).reshape(n, 2)
     resolved = np.isfinite(values) if resolved is None else (np.asarray(resolved, bool) & np.isfinite(values))
+    oerr = None if other_err is None else np.broadcast_to(np.asarray(other_err, float), (n,))
     color = kw.pop("color", None)
     if resolved.any():
-        err = _errors_from_ci(values[resolved], ci[resolved])
-        xy = (values[resolved], other[resolved]) if axis == "x" else (other[resolved], values[resolved])
-        bars = ax.errorbar(*xy, **{("xerr" if axis == "x" else "yerr"): err}, fmt="o", capsize=2, color=color,
-                           label=label, **kw)
+        v, c = values[resolved], ci[resolved]
+        open_hi = ~np.isfinite(c[:, 1])
+        c = np.where(np.isfinite(c), c, v[:, None])
+        err = _errors_from_ci(v, c)
+        xy = (v, other[resolved]) if axis == "x" else (other[resolved], v)
+        errs = {("xerr" if axis == "x" else "yerr"): err}
+        if oerr is not None:
+            errs["yerr" if axis == "x" else "xerr"] = oerr[resolved]
+        bars = ax.errorbar(*xy, **errs, fmt="o", capsize=2, color=color, label=label, **kw)
         color = bars[0].get_color()
         label = None
+        for x, o in zip(v[open_hi], other[resolved][open_hi]):
+            ax.plot(*((x * 1.15, o) if axis == "x" else (o, x * 1.15)), marker=">" if axis == "x" else "^",
+                    ms=6, color=color, ls="none")
+    if oerr is not None and (~resolved).any():
+        mid = np.where(np.isfinite(ci[:, 0]) & np.isfinite(ci[:, 1]) & (ci[:, 0] > 0),
+                       np.sqrt(np.abs(ci[:, 0] * ci[:, 1])), np.where(np.isfinite(ci[:, 1]), ci[:, 1], ci[:, 0]))
+        sel = ~resolved & np.isfinite(mid)
+        xy = (mid[sel], other[sel]) if axis == "x" else (other[sel], mid[sel])
+        ax.errorbar(*xy, **{("yerr" if axis == "x" else "xerr"): oerr[sel]}, fmt="none", capsize=2,
+                    color="0.6", lw=0.8)
     for i in np.flatnonzero(~resolved):
         lo, hi = ci[i]
         finite = [v for v in (lo, hi) if np.isfinite(v) and v > 0]
@@ -460,10 +477,9 @@ def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measu
         measured_resolved = None if measured_resolved is None else np.asarray(measured_resolved, bool)[shown]
         labels = None if labels is None else [lab for lab, k in zip(labels, shown) if k]
     ci = None if measured_ci is None else np.asarray(measured_ci, float).reshape(-1, 2)
-    if predicted_err is not None:
-        ax.errorbar(measured, predicted, yerr=2 * np.asarray(predicted_err, float), fmt="none", capsize=2,
-                    color="0.6", lw=0.8)
-    _measured_points(ax, predicted, measured, ci, measured_resolved, "x", label=r"$d^*$ (bars: 95%)")
+    yerr = None if predicted_err is None else 2 * np.asarray(predicted_err, float)
+    _measured_points(ax, predicted, measured, ci, measured_resolved, "x", label=r"$d^*$ (bars: 95%)",
+                     other_err=yerr)
     if labels is not None:
         where = measured.copy()
         if ci is not None:  # an unresolved one is labelled at the finite end of its bracket

@@ -596,9 +596,9 @@ level = 0.8   # success: final training accuracy >= 80%
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4))
 plot_methods(table, level, ax=a1)
 plot_methods(table, level, ax=a2, y="metric")
-ests = method_thresholds(table, "train_acc", level, seed=0)
+ests = method_thresholds(table, "train_acc", level)
 for label, est in ests.items():
-    print(f"{label:>24}: d* = {est.value:7.1f}  95% CI [{est.ci[0]:.1f}, {est.ci[1]:.1f}]  between tested d {est.bracket}")
+    print(f"{label:>24}: {est}")
 """),
     ("md", """
 Reading the figure: lottery subspaces reach the level at the smallest $d$ tested, far below random

@@ -230,7 +230,8 @@ class Comparison:
             rule += "---|---|"
         lines = [head, rule]
         for r in self.rows:
-            meas = r["measured_summary"]
+            meas = r.get("measured_summary") or \
+                f"{r['measured']:.1f} [{r['measured_low']:.1f}, {r['measured_high']:.1f}]"
             if r["censored"]:
                 meas += f" ({r['censored']} tested range)"
             line = (f"| {r['label']} | {r['eps']:.4g} | {r['predicted']:.1f} ± {r['predicted_stderr']:.1f} | "
@@ -259,7 +260,8 @@ class Comparison:
         return plot_predicted_vs_measured(self.column("predicted"), self.column("measured"),
                                           predicted_err=self.column("predicted_stderr"),
                                           measured_ci=ci, labels=labels, ax=ax,
-                                          measured_resolved=self.column("resolved"))
+                                          measured_resolved=[r.get("resolved", np.isfinite(r["measured"]))
+                                                             for r in self.rows])
 
     def __len__(self):
         return len(self.rows)
