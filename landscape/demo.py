@@ -133,7 +133,6 @@ def _write_csv(path, rows):
 def _quadratic_part(s, out, seed, log, progress=None):
     import matplotlib.pyplot as plt
 
-    from .experiments.run_table import RunTable
     from .thresholds.ground_truth import empirical_success_probability
     from .thresholds.measured import threshold_dimension
     from .plots import plot_success_curve, plot_threshold_vs_eps
@@ -160,10 +159,7 @@ def _quadratic_part(s, out, seed, log, progress=None):
         emp = empirical_success_probability(well, theta0, eps, ds, s.well_trials,
                                             seed=np.random.SeedSequence([seed, 3, i]), progress=progress)
         # the exact outcomes as runs (trial i = seed i, nested in d): d* with the interval of threshold_dimension
-        runs = RunTable.from_columns({"d": np.tile(ds, s.well_trials),
-                                      "seed": np.repeat(np.arange(s.well_trials), ds.size),
-                                      "min_loss": emp.min_losses.ravel()})
-        thr = threshold_dimension(runs, "min_loss", eps, direction="min")
+        thr = threshold_dimension(emp.runs(), "min_loss", eps, direction="min")
         pgrid = np.interp(ds, pred.ds, pred.probability)
         max_gap = float(np.max(np.abs(pgrid - emp.rates)))
         t = pred.threshold

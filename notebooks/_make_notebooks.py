@@ -52,7 +52,8 @@ import matplotlib.pyplot as plt
 import geometry as g
 from landscape import QuadraticWell, predicted_threshold, predicted_success_curve
 from landscape.models.spectra import flat_spectrum, power_law_spectrum, two_level_spectrum
-from landscape.thresholds.ground_truth import empirical_success_probability, empirical_threshold
+from landscape.thresholds import threshold_dimension
+from landscape.thresholds.ground_truth import empirical_success_probability
 from landscape.plots import plot_success_curve, plot_sublevel_set_2d, plot_threshold_vs_eps, plot_loss_slice
 from landscape.theory.slices import interpolation_slice
 """),
@@ -88,7 +89,7 @@ ds = np.arange(0, D + 1, 10)
 
 pred = predicted_success_curve(well, theta0, eps, ds=ds, n_samples=1000, seed=0)
 emp = empirical_success_probability(well, theta0, eps, ds[1:], n_trials=100, seed=1)
-measured = empirical_threshold(emp, seed=0)
+measured = threshold_dimension(emp.runs(), "min_loss", eps, direction="min")  # d* of the exact outcomes
 print(pred.threshold)
 print("measured d*:", measured)
 gap = measured.value - pred.threshold.kinematic
@@ -111,14 +112,14 @@ $\\theta^*$ (what burn-in does for a network) widens the cone of directions in t
     ("code", """
 levels = np.array([0.2, 0.35, 0.5, 0.7]) * well.loss(theta0)
 preds = predicted_threshold(well, theta0, eps=levels, n_samples=1000, seed=0)
-measured = [empirical_threshold(empirical_success_probability(well, theta0, e, ds[1:], 60, seed=2), seed=0)
-            for e in levels]
+measured = [threshold_dimension(empirical_success_probability(well, theta0, e, ds[1:], 60, seed=2).runs(),
+                                "min_loss", e, direction="min") for e in levels]
 for e, p, m in zip(levels, preds, measured):
-    print(f"eps = {e:.4f}: D - delta = {p.kinematic:6.1f} ± {p.kinematic_stderr:.1f}, measured d* = {m.value:6.1f}, "
+    print(f"eps = {e:.4f}: D - delta = {p.kinematic:6.1f} ± {p.kinematic_stderr:.1f}, measured {m}, "
           f"Gordon: fails for d <= {p.gordon}")
 ax = plot_threshold_vs_eps(levels, [p.kinematic for p in preds], [p.kinematic_stderr for p in preds],
-                           [m.value for m in measured], np.array([m.ci for m in measured]),
-                           gordon=[p.gordon for p in preds])
+                           [m.value for m in measured], np.array([m.interval for m in measured]),
+                           gordon=[p.gordon for p in preds], measured_resolved=[m.resolved for m in measured])
 
 for scale in (1.0, 0.8, 0.6):
     p = predicted_threshold(well, scale * theta0, eps=levels[1], n_samples=1000, seed=0)

@@ -441,3 +441,18 @@ def test_isotonic_fit_is_pool_adjacent_violators():
     for _ in range(20):
         y, w = rng.random(12), rng.integers(1, 6, 12).astype(float)
         np.testing.assert_allclose(_isotonic(y, w), naive_isotonic(y, w), rtol=0, atol=1e-14)
+
+
+def test_exact_outcomes_as_runs_for_the_measured_threshold():
+    from landscape.thresholds import threshold_dimension
+
+    # round well: S(5) is the ball of radius sqrt(10) around 0, |theta0| = sqrt(20): P_s(10) = 1/2 exactly
+    well = QuadraticWell(np.ones(20))
+    res = empirical_success_probability(well, np.ones(20), 5.0, [0, 4, 7, 10, 13, 16, 20], 80, seed=0)
+    runs = res.runs()
+    assert len(runs) == 80 * 6 and sorted(set(runs["d"].tolist())) == [4, 7, 10, 13, 16, 20]
+    np.testing.assert_array_equal(runs.select(seed=3)["min_loss"], res.min_losses[3, 1:])
+    est = threshold_dimension(runs, "min_loss", 5.0, direction="min")
+    assert est.design == "nested" and est.params["non_monotone_seeds"] == 0
+    assert est.low <= 10 <= est.high and est.high / est.low < 2
+    assert est.curve.successes.tolist() == res.successes[1:].tolist()

@@ -131,6 +131,19 @@ class EmpiricalSuccess:
         """Wilson intervals of the success probabilities: (low, high), each of shape (k,)."""
         return wilson_interval(self.successes, self.n_trials, level)
 
+    def runs(self):
+        """The outcomes as a :class:`~landscape.experiments.run_table.RunTable` of runs: one per
+        (trial, d), columns ``d``, ``seed`` (the trial) and ``min_loss`` (success: ``min_loss <=
+        eps``), for :func:`landscape.thresholds.threshold_dimension` (whose interval has
+        measured coverage; nested coupling is its ``design="nested"``). d = 0 is left out."""
+        from ..experiments.run_table import RunTable
+
+        keep = self.ds > 0
+        ds = self.ds[keep]
+        return RunTable.from_columns({"d": np.tile(ds, self.n_trials), "seed": np.repeat(np.arange(self.n_trials),
+                                                                                           ds.size),
+                                      "min_loss": self.min_losses[:, keep].ravel()})
+
     def threshold(self, level=0.5, **kwargs):
         """The empirical threshold (see :func:`empirical_threshold`)."""
         return empirical_threshold(self, level=level, **kwargs)
