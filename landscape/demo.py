@@ -538,10 +538,10 @@ def _methods_lines(s, methods):
              "pruning of the weight matrices, rewind to theta0, masked retraining with momentum SGD and the "
              "reference code's learning-rate schedule; the biases stay free) on the same MLP, seeds and budget of "
              f"steps. d counts trainable degrees of freedom for all four: the subspace dimension, or a ticket's "
-             f"number of free parameters. Success: final train loss <= eps = {eps:.4f}; d* by interpolation with a "
-             f"95% bootstrap interval over seeds ({methods['n_runs']} lottery-subspace and ticket runs, "
+             f"number of free parameters. Success: final train loss <= eps = {eps:.4f}; d* by interpolation with "
+             f"the 95% interval of `threshold_dimension` ({methods['n_runs']} lottery-subspace and ticket runs, "
              f"{methods['seconds']:.0f} s).", "",
-             "| method | d* | 95% CI | between tested d |", "|---|---|---|---|"]
+             "| method | d* | 95% interval | between tested d |", "|---|---|---|---|"]
     for label, e in ests.items():
         value = {"below": f"< {e.bracket[1]:.0f}", "above": f"> {e.bracket[0]:.0f}"}.get(e.censored, f"{e.value:.1f}")
         lines.append(f"| {label} | {value} | [{e.ci[0]:.1f}, {e.ci[1]:.1f}] | {e.bracket} |")
