@@ -29,7 +29,6 @@ import argparse
 import concurrent.futures as cf
 import multiprocessing
 import os
-import re
 import sys
 import time
 import warnings
@@ -42,19 +41,9 @@ for path in (HERE, ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from harness import table  # noqa: E402
+from harness import table, write_marked_section  # noqa: E402
 
 MARK = "adaptive_threshold"
-
-
-def update_section(path, body):
-    """Write ``body`` between ``<!-- begin: adaptive_threshold -->`` and its end mark (run.py keeps it)."""
-    block = f"<!-- begin: {MARK} -->\n{body.rstrip()}\n<!-- end: {MARK} -->\n"
-    text = open(path).read() if os.path.exists(path) else ""
-    pattern = re.compile(rf"<!-- begin: {MARK} -->.*?<!-- end: {MARK} -->\n?", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
-    with open(path, "w") as fh:
-        fh.write(text)
 
 
 def _grid_estimate(grid, seeds, run, metric, level, direction):
@@ -247,7 +236,7 @@ def main(argv=None):
     report = "\n".join(lines)
     print(report)
     if not args.quick:
-        update_section(args.output, report)
+        write_marked_section(args.output, MARK, report)
         print(f"wrote its section of {args.output}")
     return 0
 

@@ -45,28 +45,9 @@ for path in (HERE, ROOT):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from harness import table  # noqa: E402
+from harness import table, write_marked_section  # noqa: E402
 
 MARK = "threshold_coverage"
-
-
-def update_section(path, body):
-    """Write ``body`` into ``path`` between ``<!-- begin: threshold_coverage -->`` and its end mark
-    (replacing an earlier version, or appending); ``run.py`` keeps such sections."""
-    import re
-
-    block = f"<!-- begin: {MARK} -->\n{body.rstrip()}\n<!-- end: {MARK} -->\n"
-    text = open(path).read() if os.path.exists(path) else ""
-    pattern = re.compile(rf"<!-- begin: {MARK} -->.*?<!-- end: {MARK} -->\n?", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
-    with open(path, "w") as fh:
-        fh.write(text)
-
-DS = 2 ** np.arange(1, 11)
-SLOPES = (2, 4, 8, 16)
-SEEDS = (2, 3, 5, 10, 20)
-CROSSINGS = {"on a grid point (64)": 64.0, "between (45.25)": 64.0 / np.sqrt(2)}
-CONFIDENCE = 0.95
 
 
 def _success_table(S):
@@ -221,7 +202,7 @@ def main(argv=None):
     report = "\n".join(lines)
     print(report)
     if not args.quick:
-        update_section(args.output, report)
+        write_marked_section(args.output, MARK, report)
         print(f"wrote its section of {args.output}")
     return 0
 

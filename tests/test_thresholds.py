@@ -281,6 +281,13 @@ def test_design_auto_and_independent_runs_without_seeds():
     assert est.n_runs == 2 * len(table) and est.value == pytest.approx(8 * np.sqrt(2))
 
 
+def _table(S, ds):
+    """Runs from a success matrix S (seeds x ds)."""
+    n = S.shape[0]
+    return RunTable.from_columns({"d": np.tile(ds, n), "seed": np.repeat(np.arange(n), ds.size),
+                                  "train_acc": S.ravel().astype(float)})
+
+
 def _synthetic(rng, n, b, c, nested, ds=2 ** np.arange(1, 11)):
     logd = np.log(ds)
     if nested:
@@ -301,13 +308,11 @@ def test_coverage_in_small_cells(nested, n, b, design):
     cache, hits, widths = {}, 0, []
     for _ in range(reps):
         S = _synthetic(rng, n, b, c, nested)
-        key = b"".join(sorted(r.tobytes() for r in S))
+        key = b"".join(sorted(r.tobytes() for r in S))  # the estimate depends on the multiset of seeds
         if key not in cache:
-            table = RunTable.from_columns({"d": np.tile(ds, n), "seed": np.repeat(np.arange(n), ds.size),
-                                           "train_acc": S.ravel().astype(float)})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                cache[key] = threshold_dimension(table, "train_acc", 0.5, design=design).interval
+                cache[key] = threshold_dimension(_table(S, ds), "train_acc", 0.5, design=design).interval
         lo, hi = cache[key]
         hits += lo <= c <= hi
         widths.append(hi / lo)
@@ -327,9 +332,7 @@ def test_the_nested_likelihood_is_needed_for_nested_runs():
         S = _synthetic(rng, n, b, c, True)
         key = b"".join(sorted(r.tobytes() for r in S))
         if key not in cache:
-            table = RunTable.from_columns({"d": np.tile(ds, n), "seed": np.repeat(np.arange(n), ds.size),
-                                           "train_acc": S.ravel().astype(float)})
-            cache[key] = {design: threshold_dimension(table, "train_acc", 0.5, design=design).interval
+            cache[key] = {design: threshold_dimension(_table(S, ds), "train_acc", 0.5, design=design).interval
                           for design in hits}
         for design, iv in cache[key].items():
             hits[design] += iv[0] <= c <= iv[1]
