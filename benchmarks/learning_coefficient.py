@@ -311,7 +311,7 @@ def main(argv=None):
         _log(title)
         md, data[fn.__name__] = fn(args.quick)
         parts += [f"### {title}", "", md, ""]
-    parts.insert(3, f"The whole run took {time.perf_counter() - t_all:.0f} s.")
+    parts.insert(3, f"The whole run took {time.perf_counter() - t_all:.0f} s.\n")
     report = "\n".join(parts)
     print(report)
     if output:
