@@ -65,7 +65,7 @@ def test_predicted_curve_and_threshold_match_exact_experiment(name):
             p_grid = pred.probability[1:]
             gap = np.abs(p_grid - emp.rates)
             assert gap.max() <= 0.1, (name, eps, distance, gap.max(), DS[1:][gap.argmax()])
-            measured = empirical_threshold(emp, n_bootstrap=0).value
+            measured = empirical_threshold(emp, interval=False).value
             assert abs(measured - pred.threshold.kinematic) <= np.sqrt(D), (name, eps, distance, measured,
                                                                             pred.threshold.kinematic)
             thresholds[frac, distance] = (measured, pred.threshold.kinematic)
