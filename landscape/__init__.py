@@ -91,7 +91,7 @@ _EXPORTS = {
     "empirical_threshold": "thresholds.ground_truth",
     "EmpiricalSuccess": "thresholds.ground_truth",
     "EmpiricalThreshold": "thresholds.ground_truth",
-    "wilson_interval": "thresholds.ground_truth",
+    "wilson_interval": "thresholds.binomial",
     # 5. theory
     "model_hvp": "theory.hessian",
     "model_loss": "theory.hessian",

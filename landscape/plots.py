@@ -31,7 +31,7 @@ def _axes(ax):
 
 def _rate_and_ci(successes, n_trials):
     """Success rates and 95% Wilson intervals (clipped so that they contain the rate)."""
-    from .thresholds.ground_truth import wilson_interval
+    from .thresholds.binomial import wilson_interval
 
     k = np.asarray(successes, float)
     n = np.broadcast_to(np.asarray(n_trials, float), k.shape)

@@ -30,7 +30,7 @@ _EXPORTS = {
     "TrainingRun": "adaptive",
     "empirical_success_probability": "ground_truth",
     "empirical_threshold": "ground_truth",
-    "wilson_interval": "ground_truth",
+    "wilson_interval": "binomial",
     "EmpiricalSuccess": "ground_truth",
     "EmpiricalThreshold": "ground_truth",
 }

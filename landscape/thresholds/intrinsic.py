@@ -47,8 +47,16 @@ from scipy import stats
 from geometry.validation import check_probability
 
 from . import _crossing
-from ._estimate import (ThresholdEstimate, as_run_table, check_direction, check_level, floor_of,
-                        need_two_dimensions, select_runs, warn_nan)
+from ._estimate import (
+    ThresholdEstimate,
+    as_run_table,
+    check_direction,
+    check_level,
+    floor_of,
+    need_two_dimensions,
+    select_runs,
+    warn_nan,
+)
 
 __all__ = ["MeanMetricCurve", "intrinsic_dimension"]
 

@@ -81,8 +81,15 @@ import numpy as np
 from geometry.validation import check_probability
 
 from . import _crossing
-from ._estimate import (ThresholdEstimate, check_direction, check_level, floor_of,
-                        need_two_dimensions, select_runs, warn_nan)
+from ._estimate import (
+    ThresholdEstimate,
+    check_direction,
+    check_level,
+    floor_of,
+    need_two_dimensions,
+    select_runs,
+    warn_nan,
+)
 
 __all__ = ["SuccessCurve", "ThresholdEstimate", "success_probability", "threshold_dimension",
            "success_matrix", "CRITERIA", "DESIGNS"]
@@ -137,7 +144,7 @@ class SuccessCurve:
 
     def ci(self, confidence=0.95):
         """Wilson score intervals, an array of shape (k, 2)."""
-        from .ground_truth import wilson_interval
+        from .binomial import wilson_interval
 
         confidence = check_probability(confidence, "confidence")
         lo, hi = wilson_interval(self.successes, self.n_trials, confidence)
