@@ -287,14 +287,15 @@ class TorchModel:
 
         Every submodule with a ``reset_parameters`` method (the built-in layers) is
         re-initialised, on a copy of the module, with torch's default initialisation under
-        ``torch.manual_seed(torch_seed(seed))`` inside :func:`torch.random.fork_rng`
+        the CPU generator seeded with ``torch_seed(seed)`` inside :func:`torch.random.fork_rng`
         (the global random state is left untouched). Parameters of other submodules
-        keep their current values.
+        keep their current values. The copy is made on the CPU, whatever the module's
+        device, so one seed gives the same :math:`\theta_0` on a CPU and on a GPU.
         """
         s = torch_seed(seed)
-        clone = copy.deepcopy(self.module)
+        clone = copy.deepcopy(self.module).to("cpu")
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s)
+            torch.default_generator.manual_seed(s)  # the CPU generator only: GPU states untouched
             for sub in clone.modules():
                 reset = getattr(sub, "reset_parameters", None)
                 if callable(reset):
