@@ -133,8 +133,8 @@ def main(argv=None):
         return 0
     preset = "quick" if args.quick else "full"
     repeats = args.repeats or (3 if args.quick else 7)
-    steps = (2, 6) if args.quick else (5, 25)
-    batch = 64 if args.quick else 256
+    steps = (1, 2) if args.quick else (5, 25)
+    batch = 32 if args.quick else 256
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}; {repeats} interleaved repeats, "
           f"time per step from runs of {steps[0]} and {steps[1]} steps, batch {batch}")
