@@ -140,6 +140,9 @@ def main(argv=None):
                         help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--output", default=None,
                         help="Markdown report path (default: benchmarks/RESULTS.md for a full run, none for --quick)")
+    parser.add_argument("--update", action="store_true",
+                        help="re-measure only --cases and merge them into the existing report (their sections, "
+                             "summary rows and exponents replaced; the rest kept)")
     args = parser.parse_args(argv)
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(wanted) - set(CASES))
@@ -214,6 +217,20 @@ def main(argv=None):
     if not args.quick:
         parts.append(_discussion())
     report = "\n".join(parts)
+    if output and args.update and os.path.exists(output):
+        with open(output) as fh:
+            old = fh.read()
+        report = harness.merge_cases(old, {k: s_ for k, s_ in zip([c for c in CASES if c in wanted and c != "compile"],
+                                                                 sections)},
+                                     summary, exponents, _discussion() if not args.quick else None,
+                                     f"Cases {', '.join(timings)} re-measured on {datetime.date.today().isoformat()} "
+                                     f"by `python benchmarks/run.py --update --cases {','.join(timings)}` "
+                                     f"({', '.join(f'case {k}: {fmt_seconds(v)}' for k, v in timings.items())}); "
+                                     "the other sections are from the run described above.")
+        with open(output, "w") as fh:
+            fh.write(report)
+        print(f"updated {output} ({fmt_seconds(total)})")
+        return 0
     if output:
         report = report.rstrip() + "\n" + harness.kept_sections(output)
         with open(output, "w") as fh:
