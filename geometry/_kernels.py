@@ -275,6 +275,112 @@ def _from_ends(mode, x, end):
     return end - x, x
 
 
+#: the sums of one pass may be reassociated (vectorised): each is a sum of many terms whose
+#: order only moves its last bits, well below the root-find's tolerance
+_SUMS_FLAGS = {"reassoc", "contract"}
+
+
+@njit(cache=True, error_model="numpy", fastmath=_SUMS_FLAGS)
+def _sums_t(u, g, h, rho, b, wp, acc):
+    r"""Branch 1 (:math:`w_i = 1/(1 + t\rho_i)`): the 16 sums of :func:`_sums` at t = u, in one loop."""
+    S = S1 = S2 = B = Bd = B1 = B2 = 0.0
+    U = U1 = U2 = V = V1 = V2 = W = W1 = W2 = 0.0
+    for i in range(rho.shape[0]):
+        r = rho[i]
+        bb = b[i] * b[i]
+        bg = b[i] * g[i]
+        q = g[i] * g[i] + h[i]
+        bw = bb * wp[i]
+        w = 1.0 / (1.0 + u * r)
+        z = r * w
+        om1 = -z * w
+        om2 = -2.0 * z * om1
+        k0 = z * w
+        k1 = -2.0 * k0 * z
+        k2 = -3.0 * k1 * z
+        S += bw * w
+        S1 += bw * om1
+        S2 += bw * om2
+        B += bg * w
+        Bd += bg * z * wp[i]
+        B1 += bg * om1
+        B2 += bg * om2
+        U += k0 * q
+        U1 += k1 * q
+        U2 += k2 * q
+        V += k0 * bg
+        V1 += k1 * bg
+        V2 += k2 * bg
+        W += k0 * bb
+        W1 += k1 * bb
+        W2 += k2 * bb
+    _store(acc, S, S1, S2, B, Bd, B1, B2, U, U1, U2, V, V1, V2, W, W1, W2)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_SUMS_FLAGS)
+def _sums_tq(u, g, h, rho, b, wp, bzpos, acc):
+    r"""Branch 2 (:math:`w_i = 1/(t' + \rho_i)`, weights :math:`\omega_i = t'w_i` with ``bzpos``, else
+    :math:`w_i`; U, V, W over :math:`\rho_i > 0`): the 16 sums of :func:`_sums` at t' = u."""
+    S = S1 = S2 = B = Bd = B1 = B2 = 0.0
+    U = U1 = U2 = V = V1 = V2 = W = W1 = W2 = 0.0
+    sel = 1.0 if bzpos else 0.0
+    for i in range(rho.shape[0]):
+        r = rho[i]
+        bb = b[i] * b[i]
+        bg = b[i] * g[i]
+        q = g[i] * g[i] + h[i]
+        bw = bb * wp[i]
+        den = u + r
+        w = 1.0 / den if den > 0.0 else 0.0
+        z = r * w
+        ww = w * w
+        # bzpos: omega = t' w = 1 - r w (1 also where rho = 0), omega' = r w^2, omega'' = -2 r w^3;
+        # otherwise omega = w, -w^2, 2 w^3 (b = 0 where rho = 0, so nothing is added there)
+        om = sel * (1.0 - z) + (1.0 - sel) * w
+        om1 = sel * (z * w) - (1.0 - sel) * ww
+        om2 = -2.0 * w * (sel * (z * w) - (1.0 - sel) * ww)
+        k0 = z * w
+        k1 = -2.0 * k0 * w
+        k2 = -3.0 * k1 * w
+        S += bw * om
+        S1 += bw * om1
+        S2 += bw * om2
+        B += bg * om
+        Bd += bg * z * wp[i]
+        B1 += bg * om1
+        B2 += bg * om2
+        U += k0 * q
+        U1 += k1 * q
+        U2 += k2 * q
+        V += k0 * bg
+        V1 += k1 * bg
+        V2 += k2 * bg
+        W += k0 * bb
+        W1 += k1 * bb
+        W2 += k2 * bb
+    _store(acc, S, S1, S2, B, Bd, B1, B2, U, U1, U2, V, V1, V2, W, W1, W2)
+
+
+@njit(cache=True, error_model="numpy")
+def _store(acc, S, S1, S2, B, Bd, B1, B2, U, U1, U2, V, V1, V2, W, W1, W2):
+    acc[0] = S
+    acc[1] = S1
+    acc[2] = S2
+    acc[3] = B
+    acc[4] = Bd
+    acc[5] = B1
+    acc[6] = B2
+    acc[7] = U
+    acc[8] = U1
+    acc[9] = U2
+    acc[10] = V
+    acc[11] = V1
+    acc[12] = V2
+    acc[13] = W
+    acc[14] = W1
+    acc[15] = W2
+
+
 @njit(cache=True, error_model="numpy")
 def _sums(branch, mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos, out):
     r"""One pass over the groups: the sums of the secular function and their first two
@@ -288,59 +394,16 @@ def _sums(branch, mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos, out):
     :math:`\omega_i = t' w_i` (``bzpos``) or :math:`w_i`, :math:`w_i = 1/(t' + \rho_i)`, and
     U, V, W run over :math:`\rho_i > 0`. Near the pole (mode 1) B is computed from
     :math:`\beta = B(t_p)` plus d times a sum, so that it keeps its relative precision.
+    The loops (:func:`_sums_t`, :func:`_sums_tq`) are branch-free and vectorised.
     """
+    acc = out[1:]
     if branch == 1:
         u, d = _from_ends(mode, x, tp)
+        _sums_t(u, g, h, rho, b, wp, acc)
     else:
         u, d = _from_ends(mode, x, itp)
-    S = S1 = S2 = B = Bd = B1 = B2 = 0.0
-    U = U1 = U2 = V = V1 = V2 = W = W1 = W2 = 0.0
-    for i in range(rho.shape[0]):
-        r = rho[i]
-        bb = b[i] * b[i]
-        bg = b[i] * g[i]
-        q = g[i] * g[i] + h[i]
-        bw = bb * wp[i]
-        if branch == 1:
-            w = 1.0 / (1.0 + u * r)
-            rw = r * w
-            om, om1, om2 = w, -rw * w, 2.0 * rw * rw * w
-            if mode != 0:
-                Bd += bg * rw * wp[i]
-            k0 = rw * w
-            k1 = -2.0 * k0 * rw
-            k2 = -3.0 * k1 * rw
-        else:
-            if r > 0.0:
-                w = 1.0 / (u + r)
-                if bzpos:
-                    om, om1, om2 = u * w, r * w * w, -2.0 * r * w * w * w
-                else:
-                    om, om1, om2 = w, -w * w, 2.0 * w * w * w
-                if mode != 0:
-                    Bd += bg * r * wp[i] * w
-                k0 = r * w * w
-                k1 = -2.0 * k0 * w
-                k2 = -3.0 * k1 * w
-            else:
-                om = 1.0 if bzpos else 0.0
-                om1 = om2 = k0 = k1 = k2 = 0.0
-        S += bw * om
-        S1 += bw * om1
-        S2 += bw * om2
-        if mode == 0:
-            B += bg * om
-        B1 += bg * om1
-        B2 += bg * om2
-        U += k0 * q
-        U1 += k1 * q
-        U2 += k2 * q
-        V += k0 * bg
-        V1 += k1 * bg
-        V2 += k2 * bg
-        W += k0 * bb
-        W1 += k1 * bb
-        W2 += k2 * bb
+        _sums_tq(u, g, h, rho, b, wp, bzpos, acc)
+    S, S1, S2, B, Bd, B1, B2 = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6]
     if mode != 0:
         if branch == 1:
             B = beta + d * Bd
@@ -348,6 +411,7 @@ def _sums(branch, mode, x, g, h, rho, b, wp, tp, itp, beta, bzpos, out):
             B = beta - tp * d * Bd
             if not bzpos:
                 B /= u
+    U, U1, U2, V, V1, V2, W, W1, W2 = acc[7], acc[8], acc[9], acc[10], acc[11], acc[12], acc[13], acc[14], acc[15]
     out[0] = u
     out[1] = d
     out[2] = S
