@@ -73,7 +73,7 @@ SIZES = {
     "full": dict(
         dense_D=200_000, dense_d=1000, dense_scale_D=(25_000, 50_000, 100_000, 200_000), dense_scale_d=200,
         haar=(20_490, 256), haar_repeats=5,
-        step_hidden=256, step_d=(200, 1000), step_ff_d=10_000, step_batch=256, step_steps=(2, 7), step_repeats=7,
+        step_hidden=256, step_d=(200, 1000), step_ff_d=2000, step_batch=256, step_steps=(2, 7), step_repeats=7,
         step_scale_hidden=(32, 64, 128, 256), step_scale_d=200,
         thr_hidden=8, thr_d=20, thr_steps=40, thr_repeats=15,
         kernel_D=10 ** 6, kernel_n=32, kernel_repeats=5, kernel_total_n=200,
