@@ -594,6 +594,38 @@ def _pole_solution(g, h, rho, b, wp, tp):
     return s
 
 
+@njit(cache=True, error_model="numpy", fastmath=_SUMS_FLAGS)
+def _first_pass(g, h, rho, b, wp, out):
+    """The first pass over a sample (branch-free, vectorised): P = <b, g>, R2, beta and the sums
+    of the ends of both branches (see :func:`_project_one`)."""
+    P = R2 = beta = A1 = A2 = Z0 = Y1 = Y2 = X1 = X2 = 0.0
+    for i in range(rho.shape[0]):
+        r = rho[i]
+        bg = b[i] * g[i]
+        q = g[i] * g[i] + h[i]
+        P += bg
+        R2 += r * q
+        beta += bg * wp[i]
+        A1 += r * bg
+        A2 += r * r * q
+        ir = 1.0 / r if r > 0.0 else 0.0
+        Y1 += bg * ir
+        Y2 += bg * ir * ir
+        X1 += q * ir
+        X2 += q * ir * ir
+        Z0 += bg if r == 0.0 else 0.0
+    out[0] = P
+    out[1] = R2
+    out[2] = beta
+    out[3] = A1
+    out[4] = A2
+    out[5] = Z0
+    out[6] = Y1
+    out[7] = Y2
+    out[8] = X1
+    out[9] = X2
+
+
 @njit(cache=True, error_model="numpy")
 def _project_one(g, h, rho, b, wp, tp, itp, bzpos, consts, sums, res):
     r"""Projection of one grouped sample onto K°.
@@ -611,24 +643,10 @@ def _project_one(g, h, rho, b, wp, tp, itp, bzpos, consts, sums, res):
     at the root of a hyperbola through those data.
     """
     n = rho.shape[0]
-    P = R2 = beta = A1 = A2 = Z0 = Y1 = Y2 = X1 = X2 = 0.0
-    for i in range(n):
-        r = rho[i]
-        bg = b[i] * g[i]
-        q = g[i] * g[i] + h[i]
-        P += bg
-        R2 += r * q
-        beta += bg * wp[i]
-        A1 += r * bg
-        A2 += r * r * q
-        if r > 0.0:
-            ir = 1.0 / r
-            Y1 += bg * ir
-            Y2 += bg * ir * ir
-            X1 += q * ir
-            X2 += q * ir * ir
-        else:
-            Z0 += bg
+    first = res  # scratch: the first pass's ten sums
+    _first_pass(g, h, rho, b, wp, first)
+    P, R2, beta, A1, A2, Z0, Y1, Y2, X1, X2 = (first[0], first[1], first[2], first[3], first[4], first[5],
+                                               first[6], first[7], first[8], first[9])
     f0 = P * P - R2
     # run-time integers and flags (literal constants would make numba compile one
     # specialization of every callee per constant)
@@ -717,28 +735,36 @@ def polar_constants(rho, b, wp, tp, bzpos):
     return np.array([C1, Wp, Sinf, S1inf, Winf, W1inf])
 
 
-@njit(cache=True, error_model="numpy")
-def _weights(form, x, r):
-    """(w, 1 - w) for one coordinate, without cancellation."""
-    if form == 0:
-        w = 1.0 / (1.0 + x * r)
-        return w, x * r * w
-    if r == 0.0:
-        return 1.0, 0.0
-    return x / (x + r), r / (x + r)
-
-
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_SUMS_FLAGS)
 def _norms_one(g, h, rho, b, form, x, mu):
-    """(||Pi_K g||^2, ||Pi_K° g||^2) over the groups, from a solution (form, x, mu)."""
+    """(||Pi_K g||^2, ||Pi_K° g||^2) over the groups, from a solution (form, x, mu).
+
+    The weights (w, 1 - w) without cancellation (form 0: 1/(1 + x rho), x rho/(1 + x rho);
+    form 1: x/(x + rho), rho/(x + rho), and (1, 0) where rho = 0), in a branch-free,
+    vectorised loop per form.
+    """
     nK = 0.0
     nP = 0.0
-    for i in range(rho.shape[0]):
-        w, omw = _weights(form, x, rho[i])
-        v = w * (g[i] + mu * b[i])
-        y = omw * g[i] - w * mu * b[i]
-        nP += v * v + w * w * h[i]
-        nK += y * y + omw * omw * h[i]
+    if form == 0:
+        for i in range(rho.shape[0]):
+            xr = x * rho[i]
+            w = 1.0 / (1.0 + xr)
+            omw = xr * w
+            v = w * (g[i] + mu * b[i])
+            y = omw * g[i] - w * mu * b[i]
+            nP += v * v + w * w * h[i]
+            nK += y * y + omw * omw * h[i]
+    else:
+        for i in range(rho.shape[0]):
+            r = rho[i]
+            den = x + r
+            zero = r == 0.0
+            w = 1.0 if zero else x / den
+            omw = 0.0 if zero else r / den
+            v = w * (g[i] + mu * b[i])
+            y = omw * g[i] - w * mu * b[i]
+            nP += v * v + w * w * h[i]
+            nK += y * y + omw * omw * h[i]
     return nK, nP
 
 
