@@ -505,6 +505,36 @@ def part_fwht(sz):
 
 # ============================================================================ driver
 
+def _merge_previous(path, parts, sections, summary, exps):
+    """Parts not re-measured, taken from the existing section of ``path`` (their text, summary
+    rows and exponents), merged with the new ones in the order of PARTS."""
+    import re
+
+    text = open(path).read()
+    m = re.search(rf"<!-- begin: {MARK} -->(.*?)<!-- end: {MARK} -->", text, re.S)
+    if not m:
+        return sections, summary, exps
+    old = m.group(1)
+    old_parts = dict(re.findall(r"(<!-- part: (\w+) .*?)(?=<!-- part: |\Z)", old, re.S)[i][::-1]
+                     for i in range(len(re.findall(r"<!-- part: ", old))))
+    new_parts = dict(zip(parts, sections))
+    merged = [new_parts.get(p, old_parts.get(p, "").rstrip()) for p in PARTS if p in new_parts or p in old_parts]
+    rows = []
+    for line in old.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0] in PARTS and cells[0] not in parts:
+            rows.append(cells)
+    rows += summary
+    rows.sort(key=lambda r: PARTS.index(r[0]))
+    for k, v in re.findall(r"^\| (\w+_vs_D) \| ([-\d.na]+) \|$", old, re.M):
+        if k not in exps:
+            try:
+                exps[k] = float(v)
+            except ValueError:
+                pass
+    return merged, rows, exps
+
+
 RUNNERS = {"dense": part_dense, "haar": part_haar, "step": part_step, "threads": part_threads,
            "kernel": part_kernel, "fwht": part_fwht}
 
@@ -515,6 +545,8 @@ def main(argv=None):
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
     ap.add_argument("--output", default=None, help="RESULTS.md to update (default: benchmarks/RESULTS.md, "
                                                     "none with --quick)")
+    ap.add_argument("--update", action="store_true",
+                    help="re-measure only --parts and merge them into the existing section (the other parts kept)")
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     bad = sorted(set(parts) - set(PARTS))
@@ -529,10 +561,12 @@ def main(argv=None):
         t1 = time.perf_counter()
         text, summ, ex = RUNNERS[p](sz)
         took[p] = time.perf_counter() - t1
-        sections.append(text)
-        summary += summ
+        sections.append(f"<!-- part: {p} ({datetime.date.today().isoformat()}, {fmt_seconds(took[p])}) -->\n" + text)
+        summary += [[p] + row for row in summ]
         exps.update(ex)
         print(text + "\n", flush=True)
+    if args.update and output and os.path.exists(output):
+        sections, summary, exps = _merge_previous(output, parts, sections, summary, exps)
     load = ""
     try:
         with open("/proc/loadavg") as fh:
@@ -541,12 +575,15 @@ def main(argv=None):
         pass
     head = ["## Network scale (`benchmarks/scale.py`, issue 15)", "",
             f"Run on {datetime.date.today().isoformat()} in {fmt_seconds(time.perf_counter() - t0)} "
-            f"({', '.join(f'{k}: {fmt_seconds(v)}' for k, v in took.items())}); load average at the end {load} "
+            f"({', '.join(f'{k}: {fmt_seconds(v)}' for k, v in took.items())}"
+            f"{'; the other parts kept from an earlier run, dated in their marks' if args.update else ''}); "
+            f"load average at the end {load} "
             "on 2 cores shared with other jobs. Every figure is a ratio against a baseline in the same run; "
             "timed comparisons are interleaved and repeated, and give the median ratio with its 25-75% "
             "spread.", "",
-            table(["what", "measured", "target", "verdict"],
-                  [[w, m, t, "-" if ok is None else ("met" if ok else "not met")] for w, m, t, ok in summary])]
+            table(["part", "what", "measured", "target", "verdict"],
+                  [[p, w, m, t, ok if isinstance(ok, str) else ("-" if ok is None else ("met" if ok else "not met"))]
+                   for p, w, m, t, ok in summary])]
     if exps:
         head += ["", table(["scaling exponent (time ~ D^k)", "k"], [[k, f"{v:.2f}"] for k, v in exps.items()])]
     report = "\n".join(head) + "\n\n" + "\n\n".join(sections) + "\n"
