@@ -262,7 +262,8 @@ def _brent(kind, mode, xa, xb, fa, fb, g, h, rho, b, wp, tp, itp, beta, bzpos, k
 
 #: a Halley/Newton step shorter than this, relative to the root, ends the iteration: the
 #: next error would be below rounding (cubic / quadratic convergence), so the step is
-#: taken without another pass, and S, B follow to first order (error ~ step^2)
+#: taken without another pass, and S, B follow by their Taylor series to second order
+#: (looser thresholds moved the outputs of near-pole samples by 1e-12)
 _ACCEPT_STEP = 1e-8
 _MAX_EVALS = 100
 
@@ -443,7 +444,7 @@ def _gap(branch, mode, tp, s, res):
     branch 1, - on branch 2), much closer to linear, on which the Halley steps are taken.
 
     ``res`` receives f, f_x, F, F_x, F_xx, the rounding noise of f, and
-    S, S_x, B, B_x (x the mode's variable).
+    S, S_x, B, B_x, S_xx, B_xx (x the mode's variable).
     """
     u, d = s[0], s[1]
     S, S1, S2, B, B1, B2 = s[2], s[3], s[4], s[5], s[6], s[7]
@@ -493,6 +494,8 @@ def _gap(branch, mode, tp, s, res):
     res[7] = sgn * S1
     res[8] = B
     res[9] = sgn * B1
+    res[10] = S2
+    res[11] = B2
     return sigma * B > 0.0 and sq > 0.0
 
 
@@ -525,7 +528,7 @@ def _solve(branch, mode, xa, xb, x, g, h, rho, b, wp, tp, itp, beta, bzpos, sums
     than a factor 16, as roots met here range over many orders of magnitude. Stops when f
     is within its rounding noise, when the bracket is a few units of rounding wide, or when
     a step is below ``_ACCEPT_STEP`` relative (the step is then taken without another
-    pass, and S, B moved to first order).
+    pass, and S, B moved to second order).
 
     Returns (x, S, B, passes).
     """
@@ -560,7 +563,8 @@ def _solve(branch, mode, xa, xb, x, g, h, rho, b, wp, tp, itp, beta, bzpos, sums
         xn = x + step
         if lo < xn < hi and abs(step) <= 0.5 * step2:
             if abs(step) <= _ACCEPT_STEP * abs(xn):
-                return xn, S + res[7] * step, B + res[9] * step, passes
+                half = 0.5 * step * step
+                return xn, S + res[7] * step + res[10] * half, B + res[9] * step + res[11] * half, passes
         else:
             floor = max(lo, 1e-300 * hi)
             xn = np.sqrt(floor * hi) if hi > 16.0 * floor else 0.5 * (lo + hi)
@@ -978,7 +982,7 @@ def polar_batch(Gp, H, flat2, rho, b, wp, tp, bzpos, consts, want_support, has_f
     for j in prange(n):
         h = H[0] if shared else H[j]
         sums = np.empty(17)
-        res = np.empty(10)
+        res = np.empty(12)
         code, f, x, mu, passes = _project_one(Gp[j], h, rho, b, wp, tp, itp, bzpos, consts, sums, res)
         nK, nP = _norms_one(Gp[j], h, rho, b, f, x, mu)
         nK += flat2[j]
