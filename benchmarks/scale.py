@@ -221,8 +221,8 @@ def part_haar(sz):
         rows.append([label, fmt_seconds(statistics.median(times[name])),
                      fmt_ratio_spread(ratio_stats(times[name], times["earlier"])), f"{orth:.1e}", f"{dev:.1e}"])
     text = [f"### Exact (Haar) maps (D = {D}, d = {k})", "",
-            table(["construction", "time (median)", "vs earlier (median, 25-75%)", "max |Q^T Q - I|",
-                   "max |Q - Q_earlier|"], rows)]
+            table(["construction", "time (median)", "vs earlier (median, 25-75%)", "max abs(Q^T Q - I)",
+                   "max abs(Q - Q_earlier)"], rows)]
     st = ratio_stats(times["chol32"], times["earlier"])
     return "\n".join(text), [["Haar map build, float32 Cholesky QR vs earlier QR", fmt_ratio(st[0]), "faster",
                               st[0] < 1.0]], {}
