@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import gamma
 
-from .validation import as_float_array, check_int, check_probability
+from .validation import as_float_array, check_choice, check_int, check_probability
 from .estimate import Estimate
 
 __all__ = [
@@ -106,9 +106,7 @@ def expected_norm(k):
 
 
 def _check_form(form):
-    if form not in _GORDON_FORMS:
-        raise ValueError(f"form must be one of {sorted(_GORDON_FORMS)}, got {form!r}")
-    return _GORDON_FORMS[form]
+    return _GORDON_FORMS[check_choice(form, "form", sorted(_GORDON_FORMS))]
 
 
 def _escape_bound(width, a_k, form_constants):
@@ -216,8 +214,8 @@ def gordon_threshold(width, D, confidence=0.9, form="gordon1988", *, width_level
     constants = _check_form(form)
     D = check_int(D, "D", minimum=1)
     confidence = check_probability(confidence, "confidence")
+    width_level = check_probability(width_level, "width_level")
     if isinstance(width, Estimate):
-        width_level = check_probability(width_level, "width_level")
         width = width.ci(width_level)[1]
     w = float(_width_value(width))
     if np.ndim(w) != 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import as_directions, as_float_array, check_int, check_positive
+from .validation import as_directions, as_float_array, check_int, check_memory, check_positive
 from .sets import Set
 
 __all__ = ["ConvexCone", "Sphere", "Orthant", "Subspace", "CircularCone"]
@@ -99,6 +99,7 @@ class Sphere(ConvexCone):
 
     def __init__(self, dim):
         self.dim = check_int(dim, "dim", minimum=1)
+        check_memory(8 * self.dim, "dim")
 
     def _project(self, G):
         return G.copy()
@@ -112,6 +113,7 @@ class Orthant(ConvexCone):
 
     def __init__(self, dim):
         self.dim = check_int(dim, "dim", minimum=1)
+        check_memory(8 * self.dim, "dim")
 
     def _project(self, G):
         return np.maximum(G, 0.0)
@@ -174,6 +176,7 @@ class CircularCone(ConvexCone):
 
     def __init__(self, dim, angle, axis=None):
         self.dim = check_int(dim, "dim", minimum=2)
+        check_memory(8 * self.dim, "dim")
         angle = check_positive(angle, "angle")
         if not angle < np.pi / 2:
             raise ValueError(f"angle must lie in (0, pi/2), got {angle}")

@@ -36,7 +36,15 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.special import betainc, betaln, gammaln
 
-from .validation import as_directions, check_int, check_positive, check_probability, check_rng
+from .validation import (
+    as_directions,
+    check_choice,
+    check_int,
+    check_memory,
+    check_positive,
+    check_probability,
+    check_rng,
+)
 from .bounds import _check_volumes, kinematic_success_probability
 from .cones import CircularCone, ConvexCone, Orthant, Sphere, Subspace
 from .estimate import Estimate
@@ -471,9 +479,9 @@ def intrinsic_volumes(K, n_samples=2000, *, seed=None, method="auto", G=None, pa
     """
     if not isinstance(K, ConvexCone):
         raise TypeError(f"K must be a geometry.ConvexCone, got {type(K).__name__}")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    method = check_choice(method, "method", _METHODS)
     n_samples = check_int(n_samples, "n_samples", minimum=2)
+    check_memory(64 * n_samples, "n_samples")  # per-sample projections and pairs
     rng = check_rng(seed)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")

@@ -13,6 +13,7 @@ from .validation import (
     as_directions,
     as_float_array,
     check_int,
+    check_memory,
     check_orthonormal,
     check_positive,
 )
@@ -70,7 +71,9 @@ class Set:
 
 
 def _check_dim(dim):
-    return check_int(dim, "dim", minimum=1)
+    dim = check_int(dim, "dim", minimum=1)
+    check_memory(8 * dim, "dim")
+    return dim
 
 
 def _check_center(center, dim):

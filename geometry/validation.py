@@ -14,13 +14,18 @@ whose message names the argument and what was expected.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 __all__ = [
     "as_float_array",
     "as_directions",
+    "as_int_array",
+    "check_bool",
+    "check_choice",
     "check_int",
+    "check_memory",
     "check_positive",
     "check_probability",
     "check_orthonormal",
@@ -115,19 +120,142 @@ def as_directions(G, dim, name="G"):
     return arr, squeeze
 
 
+#: the largest magnitude check_int accepts (numpy's int64)
+_INT_LIMIT = 2 ** 63 - 1
+
+
 def check_int(x, name, *, minimum=None, maximum=None):
-    """Return ``x`` as an int, raising a clear error when it is not an integer in range."""
+    """Return ``x`` as an int, raising a clear error when it is not an integer in range.
+
+    Whole floats are accepted up to 2**53 (beyond, a float is not an exact integer);
+    no value beyond int64 (:math:`2^{63}-1` in magnitude) is accepted.
+    """
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-        if isinstance(x, float) and x.is_integer():
+        if isinstance(x, (float, np.floating)) and np.isfinite(x) and float(x).is_integer():
+            if abs(x) > 2 ** 53:
+                raise ValueError(f"{name} must be an integer, got {float(x)!r} (a float this large is not "
+                                 "an exact integer)")
             x = int(x)
         else:
-            raise TypeError(f"{name} must be an integer, got {x!r}")
+            raise TypeError(f"{name} must be an integer, got {_short(repr(x))}")
     x = int(x)
+    if abs(x) > _INT_LIMIT:
+        raise ValueError(f"{name} must be a 64-bit integer, got {_short(repr(x))}")
     if minimum is not None and x < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {x}")
     if maximum is not None and x > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {x}")
     return x
+
+
+def as_int_array(x, name, *, ndim=None, minimum=None, allow_empty=False):
+    """Return ``x`` as an int64 array of whole numbers, or raise naming ``name``.
+
+    Integer arrays and floats that are whole numbers (e.g. ``[2.0, 8.0]``) are accepted;
+    NaN, infinities, fractions, complex numbers, strings and values beyond int64 are not.
+    ``ndim`` and ``allow_empty`` as in :func:`as_float_array`; ``minimum``: the smallest
+    allowed value.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of integers, got {type(x).__name__}")
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(f"{name} must be an array of integers ({_short(exc)})") from None
+    if x.dtype.kind == "O":
+        try:
+            x = x.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"{name} must be an array of integers, got values of other types") from None
+    if x.dtype.kind == "b" or x.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of integers, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{k}-D" for k in allowed)
+            raise ValueError(f"{name} must be {want}, got an array of shape {x.shape}")
+    if x.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    if x.dtype.kind == "f":
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} must hold finite integers, got NaN or infinity")
+        if np.any(x != np.round(x)):
+            raise ValueError(f"{name} must hold whole numbers, got e.g. {x[x != np.round(x)].flat[0]!r}")
+        if x.size and np.abs(x).max() > 2 ** 53:
+            raise ValueError(f"{name} must hold integers below 2**53, got {np.abs(x).max():g}")
+    elif x.dtype.kind == "u" and x.size and x.max() > _INT_LIMIT:
+        raise ValueError(f"{name} must hold 64-bit integers, got {x.max()}")
+    out = x.astype(np.int64)
+    if minimum is not None and out.size and out.min() < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got minimum {out.min()}")
+    return out
+
+
+def check_bool(x, name):
+    """Return ``x`` as a bool: True, False (or numpy's bools); anything else raises a TypeError."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    raise TypeError(f"{name} must be True or False, got {_short(repr(x))}")
+
+
+def check_choice(x, name, choices):
+    """Return ``x`` when it is one of ``choices`` (e.g. the names of the methods), else raise a
+    ValueError (or a TypeError for a value that is not even of the choices' type) that names
+    the argument and lists the choices."""
+    options = list(choices)
+    try:
+        ok = not isinstance(x, (np.ndarray, list, dict, set)) and x in options
+    except TypeError:  # an unhashable value against a dict or set
+        ok = False
+    if not ok:
+        listed = ", ".join(repr(o) for o in options)
+        if options and all(isinstance(o, str) for o in options) and not isinstance(x, str):
+            raise TypeError(f"{name} must be one of {listed}, got {_short(repr(x))}")
+        raise ValueError(f"{name} must be one of {listed}, got {_short(repr(x))}")
+    return x
+
+
+def check_memory(nbytes, name, *, limit=None):
+    """Refuse a call that would allocate ``nbytes`` before it starts.
+
+    The limit (default: the machine's physical memory, or the process's address-space limit
+    when lower) is what no call could ever get; the error names the argument that asks for
+    it and the bytes it would need. Returns ``nbytes``.
+    """
+    if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Integral) or nbytes < 0:
+        raise TypeError(f"nbytes must be a non-negative integer, got {_short(repr(nbytes))}")
+    nbytes = int(nbytes)  # any size: a product of huge arguments is refused below
+    if limit is None:
+        limit = _memory_limit()
+    if nbytes > limit:
+        raise ValueError(f"{name} asks for about {_human(nbytes)} of memory ({nbytes:,} bytes), more than "
+                         f"the {_human(limit)} available; use a smaller {name}")
+    return nbytes
+
+
+def _memory_limit():
+    limit = 1 << 62
+    try:
+        limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit, soft)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    return limit
+
+
+def _human(nbytes):
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{nbytes} bytes"
 
 
 def check_positive(x, name, *, strict=True, allow_inf=False):

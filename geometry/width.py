@@ -27,7 +27,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import gammaln, log_ndtr, ndtr
 
-from .validation import as_directions, check_int, check_rng
+from .validation import as_directions, check_choice, check_int, check_memory, check_rng
 from .bounds import _expected_norm
 from .cones import CircularCone, ConvexCone, Orthant, Sphere, Subspace
 from .estimate import Estimate
@@ -217,13 +217,17 @@ def _gram_is_faster(n, D, m):
     return gram < direct
 
 
+#: bytes of per-sample arrays an estimate holds at once (values, samples, hook outputs)
+_BYTES_PER_SAMPLE = 64
+
+
 def _check_common(n_samples, method, seed, batch_size, G, dim):
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    method = check_choice(method, "method", _METHODS)
     if method == "gram" and G is not None:
         raise ValueError("G cannot be combined with method='gram', which draws n-dimensional "
                          "Gaussians instead of directions; use method='monte-carlo' with G")
     n_samples = check_int(n_samples, "n_samples", minimum=2)
+    check_memory(_BYTES_PER_SAMPLE * n_samples, "n_samples")  # per-sample results (and kept samples)
     rng = check_rng(seed)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -345,7 +349,7 @@ def gaussian_width(T, n_samples=1000, *, seed=None, method="auto", G=None, keep_
         raise TypeError(f"T must be a geometry.Set (a set or a cone), got {type(T).__name__}")
     if not isinstance(center, (bool, np.bool_)):
         raise TypeError(f"center must be True or False, got {center!r}")
-    if method == "gram" and not isinstance(T, PointCloud):
+    if isinstance(method, str) and method == "gram" and not isinstance(T, PointCloud):
         raise ValueError(f"method='gram' applies to a PointCloud only, got {type(T).__name__}")
     n_samples, rng, batch_size, G = _check_common(n_samples, method, seed, batch_size, G, T.dim)
     if G is None and method not in ("monte-carlo", "gram"):
@@ -428,7 +432,7 @@ def statistical_dimension(K, n_samples=1000, *, seed=None, method="auto", G=None
     """
     if not isinstance(K, ConvexCone):
         raise TypeError(f"K must be a geometry.ConvexCone, got {type(K).__name__}")
-    if method == "gram":
+    if isinstance(method, str) and method == "gram":
         raise ValueError("method='gram' applies to gaussian_width of a PointCloud only; "
                          "statistical_dimension takes 'auto', 'exact' or 'monte-carlo'")
     n_samples, rng, batch_size, G = _check_common(n_samples, method, seed, batch_size, G, K.dim)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry.validation import check_int, check_rng
+from geometry.validation import check_choice, check_int, check_memory, check_rng
 
 #: a block of float64 draws holds at most this fraction of the frame's bytes ...
 _BLOCK_FRACTION = 0.1
@@ -48,9 +48,9 @@ def check_dtype(dtype, name="dtype"):
     text = str(dtype)
     try:
         dt = np.dtype(text[len("torch."):] if text.startswith("torch.") else dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         dt = None
-    if dt not in FRAME_DTYPES:
+    if dt is None or dt not in FRAME_DTYPES:  # (np.dtype("float64") == None is True)
         raise TypeError(f"{name} must be float32 or float64 (numpy or torch), got {dtype!r}")
     return dt
 
@@ -227,9 +227,9 @@ def haar_frame(D, k, seed=None, *, dtype=np.float64, method="auto"):
     """
     D = check_int(D, "D", minimum=1)
     k = check_int(k, "k", minimum=1, maximum=D)
+    check_memory(2 * D * k * 8, "D * k")
     dtype = check_dtype(dtype)
-    if method not in ("auto", "cholesky", "householder"):
-        raise ValueError(f"method must be 'auto', 'cholesky' or 'householder', got {method!r}")
+    method = check_choice(method, "method", ("auto", "cholesky", "householder"))
     rng = check_rng(seed)
     state = rng.bit_generator.state
     G = gaussian_columns(D, k, rng, dtype)

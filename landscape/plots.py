@@ -5,7 +5,11 @@ never calls ``plt.show()`` and never changes global rcParams.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+from geometry.validation import as_float_array, check_bool, check_int, check_rng
 
 __all__ = [
     "plot_loss_slice",
@@ -26,17 +30,68 @@ def _axes(ax):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots()
+        return ax
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
+
+
+def _vector(x, name, *, n=None, like=None, allow_nan=False, allow_inf=False, minimum=None):
+    """A 1-D float array of what a plot draws: finite (NaN only where ``allow_nan``: a value
+    that is missing and not drawn; infinities only where ``allow_inf``: an open end), of
+    length ``n`` when given, each >= ``minimum``."""
+    if allow_nan:
+        if isinstance(x, (str, bytes)) or x is None:
+            raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be an array of numbers ({exc})") from None
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+        arr = np.atleast_1d(arr.astype(np.float64))
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+        if np.isinf(arr).any() and not allow_inf:
+            raise ValueError(f"{name} must be finite or NaN (missing), got an infinity")
+    else:
+        arr = np.atleast_1d(as_float_array(x, name, ndim=(0, 1)))
+    if n is not None and arr.shape[0] != n:
+        per = f"as many as {like}" if like else "one per point"
+        raise ValueError(f"{name} must have {n} values ({per}), got {arr.shape[0]}")
+    if minimum is not None and np.any(arr[~np.isnan(arr)] < minimum):
+        raise ValueError(f"{name} must be >= {minimum}, got minimum {np.nanmin(arr):g}")
+    return arr
+
+
+def _intervals(ci, name, n, allow_inf=False):
+    """An (n, 2) array of intervals [low, high] (NaN: no interval for that point; infinite
+    ends where ``allow_inf``)."""
+    if ci is None:
+        return None
+    try:
+        raw = np.ravel(ci) if isinstance(ci, (list, tuple, np.ndarray)) else ci
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an (n, 2) array of intervals") from None
+    flat = _vector(raw, name, allow_nan=True, allow_inf=allow_inf)
+    if flat.size != 2 * n:
+        raise ValueError(f"{name} must have shape ({n}, 2) (one interval per point), got {np.shape(ci)}")
+    c = flat.reshape(n, 2)
+    if np.any(c[:, 0] > c[:, 1]):
+        raise ValueError(f"{name} must hold intervals [low, high] with low <= high")
+    return c
 
 
 def _rate_and_ci(successes, n_trials):
     """Success rates and 95% Wilson intervals (clipped so that they contain the rate)."""
     from .thresholds.binomial import wilson_interval
 
+    lo, hi = wilson_interval(successes, n_trials)
     k = np.asarray(successes, float)
     n = np.broadcast_to(np.asarray(n_trials, float), k.shape)
     p = k / n
-    lo, hi = wilson_interval(k, n)
     return p, np.minimum(lo, p), np.maximum(hi, p)
 
 
@@ -139,6 +194,25 @@ def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, go
     ax : matplotlib Axes
     """
     ax = _axes(ax)
+    ds = _vector(ds, "ds", minimum=0)
+    log_d = check_bool(log_d, "log_d")
+    details = check_bool(details, "details")
+    legend = check_bool(legend, "legend")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}")
+    if prediction is not None and not all(hasattr(prediction, a) for a in ("ds", "probability", "band",
+                                                                              "threshold")):
+        raise TypeError(f"prediction must be a SuccessCurvePrediction, got {type(prediction).__name__}")
+    if gordon is not None:
+        gordon = check_int(gordon, "gordon", minimum=0)
+    if almt_window is not None:
+        almt_window = _vector(almt_window, "almt_window", n=2)
+        if almt_window[0] > almt_window[1]:
+            raise ValueError(f"almt_window must be (low, high) with low <= high, got {tuple(almt_window)}")
+    if successes is not None:
+        if n_trials is None:
+            raise ValueError("n_trials is required with successes")
+        _vector(successes, "successes", n=ds.size, like="ds")
     if prediction is not None:
         if prediction_color is None:
             prediction_color = "0.15" if color is None else _darker(color)
@@ -160,8 +234,6 @@ def plot_success_curve(ds, successes=None, n_trials=None, *, prediction=None, go
         ax.axvspan(0 if not log_d else max(min(np.min(ds), 1), 1e-9), gordon, hatch="//",
                    fill=False, ec="0.5", lw=0, label=f"Gordon: fails for d ≤ {gordon}")
     if successes is not None:
-        if n_trials is None:
-            raise ValueError("n_trials is required with successes")
         p, lo, hi = _rate_and_ci(successes, n_trials)
         ax.errorbar(ds, p, yerr=[p - lo, hi - p], fmt="o", ms=4, capsize=2, color=color, label=label,
                     zorder=3)
@@ -207,15 +279,18 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
         its interval is drawn as a bracket, without a point.
     """
     ax = _axes(ax)
-    eps = np.asarray(eps, float)
+    eps = _vector(eps, "eps")
+    n = eps.size
     if predicted is not None:
-        predicted = np.asarray(predicted, float)
+        predicted = _vector(predicted, "predicted", n=n, like="eps")
         ax.plot(eps, predicted, "-", label=r"predicted $D-\delta$")
         if predicted_err is not None:
-            err = 2 * np.asarray(predicted_err, float)
+            err = 2 * _vector(predicted_err, "predicted_err", n=n, like="eps", minimum=0)
             ax.fill_between(eps, predicted - err, predicted + err, alpha=0.2, lw=0)
+    elif predicted_err is not None:
+        raise ValueError("predicted_err needs predicted")
     if gordon is not None:
-        gordon = np.asarray(gordon, float)
+        gordon = _vector(gordon, "gordon", n=n, like="eps", minimum=0)
         label = "Gordon lower bound"
         if np.all(gordon == 0):
             # not a missing line: the bound is 0 at every level (w^2 close to D, wide cones)
@@ -258,6 +333,17 @@ def plot_loss_slice(loss_slice, eps=None, *, levels=12, log=False, ax=None, colo
 
     if not isinstance(loss_slice, LossSlice):
         raise TypeError(f"loss_slice must be a LossSlice (landscape.theory.slices), got {type(loss_slice).__name__}")
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps)):
+        raise TypeError(f"eps must be a finite loss level or None, got {eps!r:.80}")
+    log = check_bool(log, "log")
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+    if levels is None:
+        levels = 12
+    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
+        levels = check_int(levels, "levels", minimum=1, maximum=1000)
+    else:
+        levels = _vector(levels, "levels")
     ax = _axes(ax)
     Z = loss_slice.losses
     if loss_slice.ndim == 1:
@@ -342,6 +428,15 @@ def plot_sublevel_set_2d(source, theta0=None, eps=None, *, direction=None, level
 
     if eps is None:
         raise TypeError("plot_sublevel_set_2d needs eps (the level of the sub-level set)")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps):
+        raise TypeError(f"eps must be a finite loss level, got {eps!r:.80}")
+    check_rng(seed)
+    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
+        levels = check_int(levels, "levels", minimum=1, maximum=1000)
+    elif levels is not None:
+        levels = _vector(levels, "levels")
+        if np.any(np.diff(levels) <= 0):
+            raise ValueError("levels must be increasing (or a number of contour levels)")
     if isinstance(source, LossSlice):
         if source.ndim != 2:
             raise ValueError("plot_sublevel_set_2d needs a 2-D LossSlice (loss_slice_2d or interpolation_slice "
@@ -353,9 +448,13 @@ def plot_sublevel_set_2d(source, theta0=None, eps=None, *, direction=None, level
         raise TypeError("source must be a quadratic well or a 2-D LossSlice (for a network: "
                         f"landscape.theory.slices.loss_slice_2d), got {type(source).__name__}")
     well = source
-    theta0 = np.asarray(theta0, float)
-    if theta0.shape != (well.dim,):
-        raise ValueError(f"theta0 must have shape ({well.dim},), got {theta0.shape}")
+    theta0 = as_float_array(theta0, "theta0", shape=(well.dim,))
+    if eps <= getattr(well, "min_loss", -np.inf):
+        raise ValueError(f"eps must be > the well's minimum loss {well.min_loss:g}, got {eps}")
+    if direction is not None:
+        direction = as_float_array(direction, "direction", shape=(well.dim,))
+        if not np.linalg.norm(direction) > 0:
+            raise ValueError("direction must be a non-zero vector")
     if well.dim > 2:
         path = np.asarray(well.minimum, float) - theta0
         u = np.random.default_rng(seed).standard_normal(well.dim) if direction is None \
@@ -373,11 +472,14 @@ def plot_sublevel_set_2d(source, theta0=None, eps=None, *, direction=None, level
     if extent is None:
         span = 1.5 * max(np.linalg.norm(theta0 - centre), 1e-3)
         extent = (centre[0] - span, centre[0] + span, centre[1] - span, centre[1] + span)
+    extent = _vector(extent, "extent", n=4)
+    if not (extent[0] < extent[1] and extent[2] < extent[3]):
+        raise ValueError(f"extent must be (x0, x1, y0, y1) with x0 < x1 and y0 < y1, got {tuple(extent)}")
     xs = np.linspace(extent[0], extent[1], 200)
     ys = np.linspace(extent[2], extent[3], 200)
     X, Y = np.meshgrid(xs, ys)
     Z = well.loss(np.column_stack([X.ravel(), Y.ravel()])).reshape(X.shape)
-    ax.contour(X, Y, Z, levels=levels or 12, colors="0.75", linewidths=0.6)
+    ax.contour(X, Y, Z, levels=12 if levels is None else levels, colors="0.75", linewidths=0.6)
     ax.contourf(X, Y, Z, levels=[-np.inf, eps], colors=["tab:green"], alpha=0.35)
     ax.contour(X, Y, Z, levels=[eps], colors=["tab:green"])
     if direction is None:
@@ -419,17 +521,27 @@ def plot_spectrum(eigenvalues=None, *, weights=None, density=None, ax=None, labe
         at least 1e-6 of the largest).
     """
     ax = _axes(ax)
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+    if linthresh is not None:
+        if isinstance(linthresh, bool) or not isinstance(linthresh, numbers.Real) or not (
+                np.isfinite(linthresh) and linthresh > 0):
+            raise ValueError(f"linthresh must be a positive number, got {linthresh!r:.80}")
     if density is not None:
-        grid, values = density
+        if isinstance(density, (str, bytes)) or not hasattr(density, "__len__") or len(density) != 2:
+            raise TypeError("density must be a pair (grid, values) of equal-length arrays")
+        grid = _vector(density[0], "density (grid)")
+        values = _vector(density[1], "density (values)", n=grid.size, like="the grid", minimum=0)
         ax.plot(grid, values, label=label or "spectral density")
         ax.set_xlabel(r"eigenvalue $\lambda$")
         ax.set_ylabel("density")
         ax.set_yscale("log")
     elif eigenvalues is not None:
-        raw = np.asarray(eigenvalues, float)
+        raw = _vector(eigenvalues, "eigenvalues")
         order = np.argsort(raw, kind="stable")[::-1]
         lam = raw[order]
-        w = np.ones(lam.size) if weights is None else np.asarray(weights, float)[order]
+        w = np.ones(lam.size) if weights is None else \
+            _vector(weights, "weights", n=raw.size, like="eigenvalues", minimum=0)[order]
         rank = np.cumsum(w)
         n_neg = int(w[lam < 0].sum())
         text = label or "eigenvalues"
@@ -577,20 +689,27 @@ def plot_threshold_predictions(eps, predictions, measured=None, measured_ci=None
     matplotlib Axes
     """
     ax = _axes(ax)
-    eps = np.asarray(eps, float)
+    eps = _vector(eps, "eps")
+    n = eps.size
+    if not isinstance(predictions, dict):
+        raise TypeError(f"predictions must be a dict label -> values (or (values, stderr)), got "
+                        f"{type(predictions).__name__}")
     markers = "sDv^<>"
     for i, (label, pred) in enumerate(predictions.items()):
         values, err = (pred if isinstance(pred, tuple) else (pred, None))
-        values = np.asarray(values, float)
-        line, = ax.plot(eps, values, markers[i % len(markers)] + "--", lw=1, label=label)
+        values = _vector(values, f"predictions[{label!r:.40}]", n=n, like="eps", allow_nan=True)
+        line, = ax.plot(eps, values, markers[i % len(markers)] + "--", lw=1, label=str(label))
         if err is not None:
-            e = 2 * np.asarray(err, float)
+            e = 2 * _vector(err, f"predictions[{label!r:.40}] (stderr)", n=n, like="eps", allow_nan=True, minimum=0)
             ax.fill_between(eps, values - e, values + e, alpha=0.2, lw=0, color=line.get_color())
     if measured is not None:
-        measured = np.asarray(measured, float)
-        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, measured_ci), fmt="o-", color="k",
-                    capsize=2, label=r"measured $d^*$")
+        measured = _vector(measured, "measured", n=n, like="eps", allow_nan=True)
+        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, _intervals(measured_ci, "measured_ci", n)),
+                    fmt="o-", color="k", capsize=2, label=r"measured $d^*$")
+    elif measured_ci is not None:
+        raise ValueError("measured_ci needs measured")
     if D is not None:
+        D = check_int(D, "D", minimum=1)
         ax.axhline(D, color="0.6", lw=0.8, ls=":", label=f"D = {D}")
     ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
@@ -639,6 +758,7 @@ def plot_methods(table, level, ax=None, *, metric="train_acc", y="success", dire
     -------
     ax : matplotlib Axes
     """
+    thresholds = check_bool(thresholds, "thresholds")
     from .thresholds.measured import success_probability
     from .thresholds.methods import method_groups, method_thresholds
 

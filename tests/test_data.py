@@ -235,3 +235,25 @@ def test_fashion_mnist_from_the_debian_package(monkeypatch):
     np.testing.assert_array_equal(np.bincount(data.y_train), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(data.y_test), np.full(10, 1000))
     assert data.X_train.min() == 0.0 and data.X_train.max() == 1.0
+
+
+def test_gzipped_idx_is_checked_before_it_is_inflated(tmp_path):
+    """A small gzip whose header announces more data than the budget is refused before
+    decompression; max_bytes raises the limit for a trusted file (issue 9, section 2)."""
+
+    path = tmp_path / "bomb-idx.gz"
+    with gzip.open(path, "wb", compresslevel=9) as fh:  # 20 MB of zeros in about 20 kB
+        fh.write(struct.pack(">HBBI", 0, 0x08, 1, 20_000_000))
+        for _ in range(20):
+            fh.write(b"\0" * 1_000_000)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match=r"would expand to 20,000,000 bytes.*max_bytes"):
+        read_idx(path)
+    assert read_idx(path, max_bytes=25_000_000).shape == (20_000_000,)
+    small = tmp_path / "small-idx.gz"
+    write_idx(small, np.arange(6, dtype=np.uint8).reshape(2, 3))
+    assert read_idx(small).tolist() == [[0, 1, 2], [3, 4, 5]]
+    with gzip.open(tmp_path / "long-idx.gz", "wb") as fh:  # more data than the header says
+        fh.write(struct.pack(">HBBI", 0, 0x08, 1, 3) + b"abcdef")
+    with pytest.raises(ValueError, match="longer than its header"):
+        read_idx(tmp_path / "long-idx.gz")

@@ -80,3 +80,35 @@ def test_cli_exits_2_with_one_line(outcomes):
             bad.append(f"{os.path.basename(path)}: {r['status']} {r['kind']} {r['msg']!r:.200} "
                        f"stderr={r['stderr'][-400:]!r}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_command_line_process_on_hostile_files(outcomes):
+    """The same contract from a real ``python -m landscape`` process (one pickle that
+    crashed the loader before, one zip bomb)."""
+    _, files, marker = outcomes
+    paths = {os.path.basename(p): p for p, _ in files}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    for name, loader in (("object_field_flags0_reconstruct.pkl", "runs"), ("zip_bomb_64MB.npz", "spectrum")):
+        res = subprocess.run([sys.executable, "-m", "landscape", *hostile_corpus.CLI_ARGS[loader](paths[name])],
+                             capture_output=True, text=True, timeout=600, env=env)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2, res.stderr[-2000:]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and name in lines[0], res.stderr
+    assert not os.path.exists(marker)
+
+
+def test_the_messages_the_issue_named_are_clear(outcomes):
+    """The confusing messages of issue 9 section 3, now saying what is wrong."""
+    results, files, _ = outcomes
+    paths = {os.path.basename(p): p for p, _ in files}
+
+    def cli(name):
+        return results[(paths[name], "cli")]["stderr"]
+
+    assert "single .npy array" in cli("npy_file_not_npz.npz")
+    assert "not an .npz archive" in cli("csv_text.npz") and "allow_pickle" not in cli("csv_text.npz")
+    assert "holds no runs" in cli("csv_header_only.csv")
+    assert "column 'd'" in cli("json_d_1e300.json")
+    assert "is not an .npy array" in cli("npz_member_not_npy.npz")
+    assert "refusing" in cli("p2_os_system.pkl")
+    assert "not UTF-8" in cli("store_non_utf8") and "line 2" in cli("store_non_utf8")

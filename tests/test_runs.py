@@ -252,3 +252,93 @@ def test_numpy_ndarray_cannot_be_called_directly(tmp_path):
     from landscape.experiments._safe_pickle import safe_loads
     blob = pickle.dumps({"a": np.array([1.0, 2.0])}, protocol=2)
     assert safe_loads(blob)["a"].tolist() == [1.0, 2.0]
+
+
+# -- the restricted unpickler (issue 9, sections 1 and 2) ---------------------------------
+def _every_kind_of_value():
+    import collections
+
+    return {
+        "set": {1, 2}, "frozenset": frozenset([3]), "bytes": b"xy", "empty_bytes": b"", "bytearray": bytearray(b"q"),
+        "complex": 1 + 2j, "str_scalar": np.str_("ab"), "bool_scalar": np.bool_(True), "f32": np.float32(0.5),
+        "f16": np.float16(2), "c64": np.complex64(1 + 1j), "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        "strings": np.array(["ab", "c"]), "byte_strings": np.array([b"x", b"yz"]), "big_endian": np.array([1, 2], ">i4"),
+        "empty": np.zeros((0, 3)), "strided": np.arange(12.0).reshape(3, 4)[:, ::2], "bools": np.array([True, False]),
+        "shared": [np.arange(2)] * 3, "tuple": (np.float32(1), [2]), "ordered": collections.OrderedDict(a=1),
+        "nested": {"a": [{"b": (1, 2.5, None, "s")}]},
+    }
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_every_value_numpy_and_python_pickle_is_rebuilt_exactly(protocol):
+    from landscape.experiments._safe_pickle import safe_loads
+
+    original = _every_kind_of_value()
+    out = safe_loads(pickle.dumps(original, protocol=protocol))
+    for key, want in original.items():
+        got = out[key]
+        if isinstance(want, np.ndarray):
+            assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape, key
+            assert np.array_equal(got, want) and got.flags.writeable, key
+            assert got.flags.f_contiguous == want.flags.f_contiguous, key
+        elif key == "shared":
+            assert all(type(a) is np.ndarray and a.tolist() == [0, 1] for a in got)
+        elif key == "tuple":
+            assert type(got[0]) is np.float32 and got[1] == [2]
+        elif key == "ordered":
+            assert got == {"a": 1}
+        else:
+            assert got == want and type(got) is type(want), key
+
+
+def test_the_expansion_budget_and_max_bytes(tmp_path):
+    """A file may expand to 16 MiB plus 64 bytes per byte unless the caller raises the limit."""
+    from landscape.experiments._safe_pickle import MAX_DEPTH, safe_loads
+
+    big = {"data": {"d": list(range(2000)), "point_id": [0] * 2000}, "full_d": 10 ** 6}
+    blob = pickle.dumps(big)
+    assert safe_loads(blob)["full_d"] == 10 ** 6
+    with pytest.raises(ValueError, match="max_bytes"):
+        safe_loads(blob, max_bytes=10_000)
+    path = tmp_path / "big.pkl"
+    path.write_bytes(blob)
+    with pytest.raises(ValueError, match=r"big\.pkl: would expand to .* pass max_bytes"):
+        load_runs(path, max_bytes=10_000)
+    assert len(load_runs(path, max_bytes=10 ** 8)) == 2000
+    # nesting: MAX_DEPTH levels load, one more is refused (never a RecursionError)
+    deep = []
+    for _ in range(MAX_DEPTH - 1):
+        deep = [deep]
+    assert safe_loads(pickle.dumps(deep)) == deep
+    with pytest.raises(pickle.UnpicklingError, match=f"deeper than {MAX_DEPTH}"):
+        safe_loads(pickle.dumps([[deep]]))
+    # shared references count every time they occur: 10**30 elements from a few hundred bytes
+    x = []
+    for _ in range(30):
+        x = [x] * 10
+    blob = pickle.dumps(x)
+    assert len(blob) < 2000
+    with pytest.raises(ValueError, match="would expand to"):
+        safe_loads(blob)
+
+
+def test_npz_budget_and_max_bytes(tmp_path):
+    table = RunTable(records())
+    table.to_npz(tmp_path / "r.npz")
+    size = (tmp_path / "r.npz").stat().st_size
+    assert load_runs(tmp_path / "r.npz").equals(table)
+    with pytest.raises(ValueError, match="max_bytes"):
+        load_runs(tmp_path / "r.npz", max_bytes=size // 4)
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2_500_000,)})
+    assert len(header.getvalue()) == 128
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:  # 20 MB of zeros in about 20 kB
+        zf.writestr("d.npy", header.getvalue() + b"\0" * 20_000_000)
+    (tmp_path / "bomb.npz").write_bytes(buf.getvalue())
+    assert (tmp_path / "bomb.npz").stat().st_size < 100_000
+    with pytest.raises(ValueError, match="would expand to 20,000,128 bytes"):
+        load_runs(tmp_path / "bomb.npz")

@@ -123,3 +123,48 @@ def test_check_rng():
     for bad in (1.5, "1", True, np.random.RandomState(0)):
         with pytest.raises(TypeError, match="seed must be None, an int"):
             check_rng(bad)
+
+
+def test_as_int_array():
+    from geometry.validation import as_int_array
+
+    assert as_int_array([2.0, 8], "ds").tolist() == [2, 8]
+    assert as_int_array(np.array([3], dtype=np.uint8), "ds").dtype == np.int64
+    for bad, err, match in [([np.nan], ValueError, "finite"), ([2.5], ValueError, "whole"),
+                            ([1 + 2j], TypeError, "integers"), (["a"], TypeError, "integers"),
+                            ([True], TypeError, "integers"), (None, TypeError, "integers"),
+                            ([2.0 ** 60], ValueError, "2\\*\\*53"), ([], ValueError, "empty"),
+                            ([[1], [1, 2]], TypeError, "integers")]:
+        with pytest.raises(err, match=f"ds must.*{match}|ds.*{match}"):
+            as_int_array(bad, "ds")
+    with pytest.raises(ValueError, match="ds must be >= 1"):
+        as_int_array([0, 3], "ds", minimum=1)
+
+
+def test_check_int_refuses_inexact_and_huge_values():
+    assert check_int(4.0, "n") == 4
+    with pytest.raises(ValueError, match="n must be an integer, got 1e\\+300"):
+        check_int(1e300, "n")
+    with pytest.raises(ValueError, match="64-bit"):
+        check_int(2 ** 70, "n")
+    with pytest.raises(TypeError, match="n must be an integer"):
+        check_int(float("nan"), "n")
+
+
+def test_check_choice_bool_and_memory():
+    from geometry.validation import check_bool, check_choice, check_memory
+
+    assert check_choice("a", "method", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match="method must be one of 'a', 'b', got 'c'"):
+        check_choice("c", "method", ("a", "b"))
+    for bad in (np.zeros(3), [1], {}, 3):  # unhashable or of another type: a clear TypeError
+        with pytest.raises(TypeError, match="method must be one of"):
+            check_choice(bad, "method", {"a": 1, "b": 2})
+    assert check_bool(np.bool_(True), "flag") is True
+    with pytest.raises(TypeError, match="flag must be True or False"):
+        check_bool(np.zeros(3), "flag")
+    assert check_memory(1000, "n") == 1000
+    with pytest.raises(ValueError, match=r"n_samples asks for about 7\.3 TiB of memory .* use a smaller n_samples"):
+        check_memory(8 * 10 ** 12, "n_samples")
+    with pytest.raises(ValueError, match="n asks for"):
+        check_memory(10 ** 40, "n")  # beyond int64 too

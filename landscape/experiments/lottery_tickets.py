@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry.validation import check_int, check_positive
+from geometry.validation import check_choice, check_int, check_positive
 
 from ..subspaces.masks import PRUNABLE, MaskedModel, kept_count, magnitude_mask, prunable_parameters
 from .optim import SGD, _check_fraction, check_schedule
@@ -117,8 +117,7 @@ class TicketProtocol:
             raise ValueError(f"weight_decay must be a number >= 0, got {wd!r}")
         object.__setattr__(self, "weight_decay", float(wd))
         object.__setattr__(self, "decay_min_ndim", check_int(self.decay_min_ndim, "decay_min_ndim", minimum=0))
-        if self.prunable not in PRUNABLE:
-            raise ValueError(f"prunable must be one of {PRUNABLE}, got {self.prunable!r}")
+        check_choice(self.prunable, "prunable", PRUNABLE)
         object.__setattr__(self, "lr", check_positive(self.lr, "lr"))
         object.__setattr__(self, "momentum", _check_fraction(self.momentum, "momentum"))
         object.__setattr__(self, "schedule", check_schedule(self.schedule))
@@ -252,7 +251,17 @@ def ticket_dimensions(model, keeps=REFERENCE_KEEP_FRACTIONS, *, prunable="weight
     """
     mask = prunable_parameters(model, prunable)
     n, fixed = int(mask.sum()), int(mask.size - mask.sum())
-    return sorted({kept_count(f, n) + fixed for f in keeps})
+    if isinstance(keeps, (str, bytes, dict)) or not hasattr(keeps, "__iter__"):
+        raise TypeError(f"keeps must be a sequence of fractions in (0, 1], got {type(keeps).__name__}")
+    out = set()
+    for f in keeps:
+        try:
+            out.add(kept_count(f, n) + fixed)
+        except ValueError as exc:
+            raise ValueError(f"keeps: {exc}") from None
+    if not out:
+        raise ValueError("keeps must not be empty")
+    return sorted(out)
 
 
 def train_ticket(model, data, keep=None, *, d=None, rewind=0, protocol=None, steps=300, batch_size=None,

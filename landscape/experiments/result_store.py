@@ -15,10 +15,13 @@ allow_pickle=False)``). A sweep killed at any moment loses at most the runs in f
 * a last line cut short (no newline, not valid JSON) is ignored on reading with a warning;
   before the next append it is moved to ``runs.jsonl.partial-<time>`` (kept, not
   deleted) and the file is truncated to its last complete record;
-* a complete line that is not valid JSON (damage from outside) raises a ValueError naming
-  the line and nothing is written until it is fixed;
+* a complete line that is not valid JSON or not UTF-8 (damage from outside) raises a
+  ValueError naming the file and the line; :meth:`ResultStore.set_aside_damaged` moves such
+  lines, byte for byte, to ``runs.jsonl.damaged-<time>`` and keeps the others;
 * ``protocol.json`` and ``.npz`` files are written to a temporary file, fsynced, then
-  renamed over the target (``os.replace``), so they are either old or new, never partial.
+  renamed over the target (``os.replace``), so they are either old or new, never partial;
+  the temporary files of a killed writer (``*.tmp-<pid>``) are removed when the store is
+  next opened (its process is gone) or locked (they are older than the lock).
 
 A protocol may have *sections* that concern one kind of run only (:data:`OPTIONAL_SECTIONS`:
 ``"ticket"``, the lottery-ticket protocol). A store whose protocol lacks such a section takes
@@ -28,7 +31,9 @@ has it. Two different values of a section still mismatch.
 
 Runs are identified by their key (``kind, t, basis, d, seed``, see
 :data:`landscape.experiments.run_table.KEY_COLUMNS`); a re-run skips the keys already stored. Only one
-process writes to a store at a time (an advisory ``fcntl`` lock where available).
+process writes to a store at a time: every write takes an advisory ``fcntl`` lock (where
+available), or runs under the lock its caller holds. Reading needs no lock, so a complete
+store can be read, and resumed with nothing left to run, on a read-only file system.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -53,6 +59,8 @@ OPTIONAL_SECTIONS = ("ticket",)
 
 def run_key(record):
     """The tuple ``(kind, t, basis, d, seed)`` that identifies a run within a protocol."""
+    if not isinstance(record, Mapping):
+        raise TypeError(f"record must be a dict (one run), got {type(record).__name__}")
     try:
         return tuple(record[k] for k in KEY_COLUMNS)
     except KeyError as exc:
@@ -110,7 +118,11 @@ class ResultStore:
     """
 
     def __init__(self, path, protocol=None):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"path must be a directory name (str or os.PathLike), got {type(path).__name__}")
         self.path = os.fspath(path)
+        if isinstance(self.path, bytes):
+            self.path = os.fsdecode(self.path)
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise ValueError(f"store path {self.path} exists and is not a directory")
         os.makedirs(self.path, exist_ok=True)

@@ -47,6 +47,12 @@ _REF_FLOAT = {
 }
 
 
+def _check_path(path):
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file or directory name (str or os.PathLike), got {type(path).__name__}")
+    return os.fsdecode(os.fspath(path))
+
+
 def load_reference_pickle(path, *, strict=False, max_bytes=None):
     r"""Runs from a result pickle of the paper's reference code (Larsen et al., 2022).
 
@@ -71,6 +77,7 @@ def load_reference_pickle(path, *, strict=False, max_bytes=None):
     """
     from ._safe_pickle import safe_load
 
+    path = _check_path(path)
     obj = safe_load(path, max_bytes=max_bytes)
     try:
         return _reference_table(obj, path, strict)
@@ -156,7 +163,7 @@ def load_runs(path, *, strict=False, max_bytes=None):
 
     Every error message names the file; values read from it are shown truncated.
     """
-    p = os.fspath(path)
+    p = _check_path(path)
     if not os.path.exists(p):
         raise FileNotFoundError(f"{p} does not exist")
     if os.path.isdir(p):

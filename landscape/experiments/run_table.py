@@ -190,12 +190,17 @@ class RunTable:
     """
 
     def __init__(self, records=(), *, strict=False, _where=""):
+        if isinstance(records, (str, bytes, dict)) or not hasattr(records, "__iter__"):
+            raise TypeError(f"{_where}records must be a list of dicts (one per run), got {type(records).__name__}")
+        if not isinstance(strict, (bool, np.bool_)):
+            raise TypeError(f"strict must be True or False, got {short_repr(strict)}")
         records = list(records)
         names = []
         seen = set()
         for i, rec in enumerate(records):
             if not isinstance(rec, dict):
-                raise TypeError(f"{_where}record {i} must be a dict, got {type(rec).__name__}")
+                raise TypeError(f"{_where}record {i} must be a dict (records: one dict per run), got "
+                                f"{type(rec).__name__}")
             for k in rec:
                 if not isinstance(k, str):
                     raise TypeError(f"{_where}column names must be str, got {short_repr(k)} in record {i}")

@@ -33,7 +33,7 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from geometry.validation import check_int, check_positive
+from geometry.validation import check_bool, check_choice, check_int, check_memory, check_positive
 
 from .._progress import progress_bar
 from ..models.datasets import Dataset
@@ -158,13 +158,15 @@ def sweep_protocol(model, data, *, optimizer="adam", lr=1e-2, steps=300, batch_s
     with lottery tickets) adds a ``"ticket"`` section; a store takes such a section on when
     it first needs it (see :class:`~landscape.experiments.result_store.ResultStore`).
     """
-    opt = make_optimizer(optimizer, lr) if not hasattr(optimizer, "step") else make_optimizer(optimizer)
+    opt, steps, batch_size, eval_every = _check_common(model, data, optimizer, lr, steps, batch_size, eval_every)
+    if full_lr is not None:
+        full_lr = check_positive(full_lr, "full_lr")
     spec = model.spec() if hasattr(model, "spec") else repr(model)
     out = {
         "model": spec, "model_repr": repr(model), "D": int(model.n_params),
         "dataset": data.spec(), "optimizer": opt.spec(), "steps": int(steps),
         "batch_size": int(batch_size or 0), "eval_every": int(eval_every or 0),
-        "full_lr": None if full_lr is None else float(full_lr),
+        "full_lr": full_lr,
         "format": 1,
     }
     if ticket is not None:
@@ -270,22 +272,34 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     too_big = [d for d in ds if d > D]
     if too_big:
         raise ValueError(f"ds must be <= D = {D} (the number of parameters), got {too_big}")
-    seeds = _as_list(seeds if not isinstance(seeds, (int, np.integer)) or isinstance(seeds, bool)
-                     else range(check_int(seeds, "seeds", minimum=1)), "seeds", minimum=0)
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = check_int(seeds, "seeds", minimum=1)
+        check_memory(256 * seeds * len(ds), "seeds")  # one key and record per run
+        seeds = range(seeds)
+    seeds = _as_list(seeds, "seeds", minimum=0)
     burn_in = _as_list(burn_in, "burn_in", minimum=0)
     if isinstance(kinds, str):
         kinds = [kinds]
-    kinds = list(dict.fromkeys(kinds))
+    try:
+        kinds = list(dict.fromkeys(kinds))
+    except TypeError:
+        raise TypeError(f"kinds must be a list of names among {SWEEP_KINDS}, got {kinds!r:.80}") from None
     if not kinds:
         raise ValueError("kinds must not be empty")
     for k in kinds:
-        if k not in SWEEP_KINDS:
-            raise ValueError(f"kinds must be among {SWEEP_KINDS}, got {k!r}")
-    if "random" in kinds and basis not in _BASIS_CODES:
-        raise ValueError(f"basis must be one of {tuple(_BASIS_CODES)}, got {basis!r}")
-    if save_history and store is None:
+        try:
+            check_choice(k, "kinds", SWEEP_KINDS)
+        except (TypeError, ValueError):
+            raise ValueError(f"kinds must be among {SWEEP_KINDS}, got {k!r:.80}") from None
+    if "random" in kinds:
+        check_choice(basis, "basis", tuple(_BASIS_CODES))
+    if not (store is None or isinstance(store, (ResultStore, str, os.PathLike))):
+        raise TypeError(f"store must be a ResultStore, a directory name or None, got {type(store).__name__}")
+    include_full = check_bool(include_full, "include_full")
+    if check_bool(save_history, "save_history") and store is None:
         raise ValueError("save_history=True needs a store")
-    if not (executor is None or executor == "serial" or isinstance(executor, Executor)):
+    if not (executor is None or isinstance(executor, Executor)
+            or (isinstance(executor, str) and executor == "serial")):
         raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
     if max_workers is not None:
         max_workers = check_int(max_workers, "max_workers", minimum=1)

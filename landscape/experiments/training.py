@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry.validation import check_int, check_rng
+from geometry.validation import check_choice, check_int, check_memory, check_positive, check_rng
 
 from ..models.datasets import Dataset
 from .optim import make_optimizer
@@ -254,6 +254,7 @@ def _check_common(model, data, optimizer, lr, steps, batch_size, eval_every):
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     if eval_every is not None:
         eval_every = check_int(eval_every, "eval_every", minimum=1)
+        check_memory(32 * (steps // eval_every + 2), "steps")  # the evaluation history
     return opt, steps, batch_size, eval_every
 
 
@@ -349,6 +350,7 @@ def train_full(model, data, *, optimizer="adam", lr=1e-3, steps=300, batch_size=
     opt, steps, batch_size, eval_every = _check_common(model, data, optimizer, lr, steps, batch_size, eval_every)
     if record_every is not None:
         record_every = check_int(record_every, "record_every", minimum=1)
+        check_memory(8 * int(model.n_params) * (steps // record_every + 2), "steps")  # the iterates kept
     seed = _check_seed(seed)
     t0 = time.perf_counter()
     theta0 = _initial_point(model, seed)
@@ -434,14 +436,16 @@ def train_in_subspace(model, data, d, *, kind="random", burn_in=0, basis="orthon
     d = check_int(d, "d", minimum=1)
     if d > D:
         raise ValueError(f"d must be <= D = {D} (the number of parameters), got d={d}")
-    if kind not in SUBSPACE_TRAINING_KINDS:
-        raise ValueError(f"kind must be one of {SUBSPACE_TRAINING_KINDS}, got {kind!r}")
+    kind = check_choice(kind, "kind", SUBSPACE_TRAINING_KINDS)
     t = check_int(burn_in, "burn_in", minimum=0)
     if kind == "random":
-        if basis not in _BASIS_CODES:
-            raise ValueError(f"basis must be one of {tuple(_BASIS_CODES)}, got {basis!r}")
+        basis = check_choice(basis, "basis", _BASIS_CODES)
     else:
         basis = "none"
+    if kind == "lottery":  # the full-space run keeps every iterate
+        check_memory(8 * D * (steps + 2), "steps")
+    if full_lr is not None:
+        full_lr = check_positive(full_lr, "full_lr")
     full_opt = opt if full_lr is None else make_optimizer({**opt.spec(), "lr": full_lr})
     seed = _check_seed(seed)
     t0 = time.perf_counter()

@@ -28,6 +28,8 @@ import re
 import numpy as np
 import torch
 
+from geometry.validation import check_bool
+
 from .torch import TorchModel
 
 __all__ = ["load_state_dict", "load_checkpoint", "params_from_state_dict"]
@@ -66,7 +68,12 @@ def load_state_dict(path, *, key=None, prefix=None):
         The file does not exist, is not a checkpoint, holds pickled objects (a whole
         module), or holds no state_dict (the message lists what it holds).
     """
-    path = os.fspath(path)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+    for name, value in (("key", key), ("prefix", prefix)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+    path = os.fsdecode(os.fspath(path))
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such checkpoint file")
     if path.endswith(".safetensors"):
@@ -99,7 +106,7 @@ def load_state_dict(path, *, key=None, prefix=None):
     if key is not None:
         if not isinstance(obj, dict) or key not in obj:
             held = sorted(obj)[:20] if isinstance(obj, dict) else type(obj).__name__
-            raise ValueError(f"{path}: no entry {key!r} in the checkpoint (it holds {held})")
+            raise ValueError(f"{path}: no entry key={key!r} in the checkpoint (it holds {held})")
         obj = obj[key]
     elif not _is_state_dict(obj) and isinstance(obj, dict):
         nested = [k for k in _NESTED_KEYS if _is_state_dict(obj.get(k))]
@@ -192,10 +199,11 @@ def load_checkpoint(path, module, loss="cross_entropy", *, key=None, prefix=None
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module (the architecture), got {type(module).__name__}")
+    strict = check_bool(strict, "strict")
     state = load_state_dict(path, key=key, prefix=prefix)
     clone = copy.deepcopy(module)
     try:
-        clone.load_state_dict(state, strict=bool(strict))
+        clone.load_state_dict(state, strict=strict)
     except RuntimeError as exc:
         raise ValueError(f"{os.fspath(path)}: the checkpoint does not fit the module: "
                          f"{' '.join(str(exc).split())[:400]}") from None

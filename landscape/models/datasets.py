@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_rng
+from geometry.validation import as_float_array, check_bool, check_int, check_memory, check_rng
 
 from .._limits import expansion_budget, read_exactly, too_large
 
@@ -50,6 +50,10 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 _IDX_CODES = {dt.newbyteorder("="): code for code, dt in _IDX_TYPES.items()}
+
+
+#: the most classes a Dataset may have (int32)
+_MAX_CLASSES = 2 ** 31 - 1
 
 
 class Dataset:
@@ -86,10 +90,13 @@ class Dataset:
         X_test = as_float_array(X_test, "X_test", ndim=2, allow_empty=True)
         if X_test.shape[1] != p:
             raise ValueError(f"X_test must have {p} columns like X_train, got shape {X_test.shape}")
-        labels_max = max([int(np.max(y)) for y in (y_train, y_test) if np.size(y)] or [0])
+        # labels first (any count), then the number of classes they imply or must respect
+        y_train = check_labels(y_train, n, _MAX_CLASSES, "y_train")
+        y_test = check_labels(y_test, X_test.shape[0], _MAX_CLASSES, "y_test")
+        labels_max = max([int(y.max()) for y in (y_train, y_test) if y.size] or [0])
         if n_classes is None:
             n_classes = max(labels_max + 1, 2)
-        n_classes = check_int(n_classes, "n_classes", minimum=2)
+        n_classes = check_int(n_classes, "n_classes", minimum=2, maximum=_MAX_CLASSES)
         self.X_train = X_train
         self.y_train = check_labels(y_train, n, n_classes, "y_train")
         self.X_test = X_test
@@ -234,6 +241,9 @@ def teacher_student(n_train=1000, n_test=1000, n_features=20, n_classes=4, *, hi
     n_features = check_int(n_features, "n_features", minimum=1)
     n_classes = check_int(n_classes, "n_classes", minimum=2)
     hidden = check_int(hidden, "hidden", minimum=0)
+    check_memory(8 * (n_train + n_test) * (n_features + 1), "n_train, n_test and n_features")
+    check_memory(8 * ((n_features + 1) * max(hidden, 1) + (max(hidden, 1) + 1) * n_classes),
+                 "n_features, hidden and n_classes (the teacher network)")
     rng = check_rng(seed)
     sizes = [n_features, hidden, n_classes] if hidden else [n_features, n_classes]
     teacher = MLP(sizes, "tanh")
@@ -276,6 +286,7 @@ def load_digits(*, test_fraction=0.25, standardize=True, seed=0):
             "pip install 'dof-geometry[sklearn]'"
         ) from exc
     test_fraction = _check_fraction(test_fraction, "test_fraction")
+    standardize = check_bool(standardize, "standardize")
     rng = check_rng(seed)
     raw = _sk_load_digits()
     X = raw.data.astype(np.float64) / 16.0
@@ -295,6 +306,12 @@ def _open(path, mode):
     else:
         gz = path.endswith(".gz")
     return gzip.open(path, mode) if gz else open(path, mode)
+
+
+def _check_path(path, name="path"):
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a file name (str or os.PathLike), got {type(path).__name__}")
+    return os.fsdecode(os.fspath(path))
 
 
 def read_idx(path, *, max_bytes=None):
@@ -327,7 +344,7 @@ def read_idx(path, *, max_bytes=None):
         its header (truncated or with trailing bytes), a corrupt gzip stream, or data
         larger than ``max_bytes``.
     """
-    where = os.fspath(path)
+    where = _check_path(path)
     if os.path.isdir(where):
         raise ValueError(f"{where} is a directory, not an IDX file")
     size = os.path.getsize(where)
@@ -376,14 +393,17 @@ def read_idx(path, *, max_bytes=None):
 def write_idx(path, array):
     """Write an array in IDX format (gzip-compressed when ``path`` ends in ``.gz``).
 
-    Supported dtypes: uint8, int8, int16, int32, float32, float64; at most 255 dimensions.
+    Supported dtypes: uint8, int8, int16, int32, float32, float64; 1 to 32 dimensions.
     """
-    arr = np.asarray(array)
+    path = _check_path(path)
+    arr = np.asarray(array) if not isinstance(array, (str, bytes)) else np.asarray(None)
     dt = arr.dtype.newbyteorder("=")
     if dt not in _IDX_CODES:
         raise TypeError(f"array dtype must be one of uint8, int8, int16, int32, float32, float64, got {arr.dtype}")
-    if arr.ndim > 255:
-        raise ValueError("IDX supports at most 255 dimensions")
+    if not 1 <= arr.ndim <= 32:
+        raise ValueError(f"array must have 1 to 32 dimensions for IDX, got {arr.ndim}")
+    if max(arr.shape) >= 2 ** 32:
+        raise ValueError(f"array dimensions must be below 2**32 for IDX, got shape {arr.shape}")
     code = _IDX_CODES[dt]
     header = struct.pack(">HBB", 0, code, arr.ndim) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
     payload = np.ascontiguousarray(arr, dtype=_IDX_TYPES[code]).tobytes()
@@ -407,9 +427,10 @@ def load_idx_dataset(path, *, name="idx", n_train=None, n_test=None, normalize=T
     Images are flattened to rows; ``normalize`` scales uint8 pixels to [0, 1].
     ``n_train`` / ``n_test`` take random subsets (seeded by ``seed``).
     """
-    path = os.fspath(path)
+    path = _check_path(path)
+    normalize = check_bool(normalize, "normalize")
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"{path} is not a directory")
+        raise FileNotFoundError(f"{path} is not a directory (path)")
     arrays = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images = read_idx(_find(path, f"{prefix}-images-idx3-ubyte"))

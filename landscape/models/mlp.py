@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_rng
+from geometry.validation import as_float_array, check_choice, check_int, check_memory, check_rng
 from .batches import batch_mean, is_batches
 
 __all__ = ["MLP", "check_labels"]
@@ -45,7 +45,10 @@ def check_labels(y, n, n_classes, name="y"):
     if np.issubdtype(arr.dtype, np.floating):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(f"{name} must contain whole-number class labels")
+    if arr.size and np.issubdtype(arr.dtype, np.floating) and np.abs(arr).max() > 2 ** 53:
+        raise ValueError(f"{name} must contain class labels below 2**53, got {np.abs(arr).max():g}")
     arr = arr.astype(np.int64)
+    n_classes = check_int(n_classes, "n_classes", minimum=1)
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         raise ValueError(f"{name} must contain labels in [0, {n_classes}), got range "
                          f"[{arr.min()}, {arr.max()}]")
@@ -109,8 +112,7 @@ class MLP:
             raise ValueError(f"layer_sizes must have at least 2 entries (inputs, classes), got {sizes}")
         if sizes[-1] < 2:
             raise ValueError(f"the last layer size (number of classes) must be >= 2, got {sizes[-1]}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+        activation = check_choice(activation, "activation", _ACTIVATIONS)
         self.layer_sizes = sizes
         self.activation = activation
         self._slices = []
@@ -124,6 +126,7 @@ class MLP:
             self._slices.append((w, (n_in, n_out), b))
             names += [f"W{l}", f"b{l}"]
             shapes += [(n_in, n_out), (n_out,)]
+        check_memory(8 * offset, "layer_sizes")  # theta alone: 8 bytes per parameter
         self.n_params = offset
         self.names, self.shapes = tuple(names), tuple(shapes)
 

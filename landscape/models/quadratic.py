@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_orthonormal
+from geometry.validation import as_float_array, check_bool, check_orthonormal
 
 from .._random import haar_frame
 
@@ -301,6 +301,7 @@ def subspace_min_loss(well, theta0, A, *, return_argmin=False):
     >>> well.subspace_min_loss([1.0, 1.0], np.array([[1.0], [0.0]]))  # line along e1
     0.5
     """
+    return_argmin = check_bool(return_argmin, "return_argmin")
     well = _check_well(well)
     b = _offset(well, theta0)
     A = _dense_map(A, well.dim)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geometry.validation import check_int, check_positive
+from geometry.validation import check_int, check_memory, check_positive
 
 __all__ = ["flat_spectrum", "power_law_spectrum", "two_level_spectrum"]
 
@@ -37,6 +37,7 @@ def flat_spectrum(D, value=1.0):
     array([2., 2., 2.])
     """
     D = check_int(D, "D", minimum=1)
+    check_memory(8 * D, "D")
     value = check_positive(value, "value")
     return np.full(D, value)
 
@@ -66,6 +67,7 @@ def power_law_spectrum(D, alpha, scale=1.0):
     array([1.        , 0.5       , 0.33333333, 0.25      ])
     """
     D = check_int(D, "D", minimum=1)
+    check_memory(8 * D, "D")
     alpha = check_positive(alpha, "alpha", strict=False)
     scale = check_positive(scale, "scale")
     i = np.arange(1, D + 1, dtype=np.float64)
@@ -96,6 +98,7 @@ def two_level_spectrum(D, n_stiff, stiff=1.0, soft=1e-3):
     array([2. , 0.5, 0.5, 0.5])
     """
     D = check_int(D, "D", minimum=1)
+    check_memory(8 * D, "D")
     n_stiff = check_int(n_stiff, "n_stiff", minimum=0, maximum=D)
     stiff = check_positive(stiff, "stiff")
     soft = check_positive(soft, "soft", strict=False)

@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from geometry.validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_choice, check_int, check_memory, check_positive, check_rng
 
 from .batches import batch_mean, check_batches, is_batches, iter_batches
 
@@ -198,11 +198,12 @@ class TorchModel:
         if input_shape is not None:
             if isinstance(input_shape, (int, np.integer)):
                 input_shape = (input_shape,)
+            if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+                raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r:.80}")
             input_shape = tuple(check_int(s, "input_shape entries", minimum=1) for s in input_shape)
         if eval_batch_size is not None:
             eval_batch_size = check_int(eval_batch_size, "eval_batch_size", minimum=1)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        mode = check_choice(mode, "mode", _MODES)
         self.mode = mode
         self.module = module
         self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
@@ -452,8 +453,7 @@ class TorchModel:
             :func:`torch.func.grad` (forward mode through the backward pass; some ops, e.g.
             ``mse_loss`` in torch 2.13, do not support it).
         """
-        if method not in ("forward-over-reverse", "double-backward"):
-            raise ValueError(f"method must be 'forward-over-reverse' or 'double-backward', got {method!r}")
+        method = check_choice(method, "method", ("forward-over-reverse", "double-backward"))
         D = self.n_params
         if y is None and is_batches(X):
             theta = self._check_theta(theta)
@@ -611,6 +611,14 @@ def _torch_dtype(dtype, name="dtype"):
     return dtype
 
 
+def _torch_device(device, name="device"):
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a torch device or its name (e.g. 'cpu', 'cuda:0'), got "
+                         f"{device!r:.80} ({str(exc)[:80]})") from None
+
+
 def torch_projection(subspace, *, D=None, dtype=torch.float64, device=None, max_dense_entries=2 ** 24,
                      fastfood_backend=None):
     r"""A differentiable torch function :math:`\phi \mapsto A\phi` from a subspace description.
@@ -651,8 +659,12 @@ def torch_projection(subspace, *, D=None, dtype=torch.float64, device=None, max_
     """
     from ..subspaces._torch_ops import DenseOperator, torch_operator
 
+    if D is not None:
+        D = check_int(D, "D", minimum=1)
     max_dense_entries = check_int(max_dense_entries, "max_dense_entries", minimum=1)
     dtype = _torch_dtype(dtype)
+    if device is not None:
+        device = _torch_device(device)
     if isinstance(subspace, torch.Tensor):
         device = subspace.device if device is None else torch.device(device)
         if subspace.dim() != 2:
@@ -840,6 +852,8 @@ class TorchSubspaceModel:
             from ..subspaces.maps import random_subspace
 
             d = check_int(subspace, "subspace (d)", minimum=1, maximum=D)
+            if subspace_seed is not None and not isinstance(subspace_seed, np.random.SeedSequence):
+                check_rng(subspace_seed, "subspace_seed")
             map_dtype = "float32" if model.dtype == torch.float32 else "float64"
             subspace = random_subspace(D, d, kind=kind, seed=subspace_seed, dtype=map_dtype)
         self.projection = torch_projection(subspace, D=D, dtype=model.dtype, device=model.device,
@@ -982,7 +996,7 @@ def _train(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, batch_s
     from .._threads import step_threads, thread_budget
 
     if threads is not None:
-        threads = check_int(threads, "threads", minimum=1)
+        threads = check_int(threads, "threads", minimum=1, maximum=4096)
     with thread_budget(step_threads(step_bytes, threads)):
         return _train_loop(model, to_theta, x0, X, y, optimizer=optimizer, lr=lr, momentum=momentum, steps=steps,
                            batch_size=batch_size, seed=seed, extra=extra, subspace=subspace, progress=progress)
@@ -1014,6 +1028,7 @@ def _train_steps(model, to_theta, x0, X, y, *, optimizer, lr, momentum, steps, b
     if optimizer == "adam" and momentum not in (0.0, None):
         raise ValueError("momentum is an SGD option; Adam uses its default betas")
     steps = check_int(steps, "steps", minimum=0)
+    check_memory(8 * (steps + 1), "steps")  # the loss history
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     s = torch_seed(seed)

@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 import torch
 
+from geometry.validation import check_choice
+
 __all__ = ["DenseOperator", "SparseOperator", "FastfoodOperator", "fwht_torch", "torch_operator"]
 
 #: largest Hadamard factor of :func:`fwht_torch` (2^6: three factors for L = 2^18)
@@ -190,8 +192,7 @@ class FastfoodOperator(_Operator):
         self.D, self.d, self.L = int(amap.D), int(amap.d), int(amap.L)
         if backend is None:
             backend = "numba" if self.device.type == "cpu" and _numpy_dtype(dtype) is not None else "torch"
-        if backend not in ("numba", "torch"):
-            raise ValueError(f"backend must be 'numba' or 'torch', got {backend!r}")
+        backend = check_choice(backend, "backend", ("numba", "torch"))
         if backend == "numba" and (self.device.type != "cpu" or _numpy_dtype(dtype) is None):
             raise ValueError("the numba backend needs CPU tensors of float32 or float64")
         self.backend = backend

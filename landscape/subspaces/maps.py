@@ -34,7 +34,14 @@ import numbers
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_orthonormal, check_rng
+from geometry.validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_memory,
+    check_orthonormal,
+    check_rng,
+)
 
 from .._random import check_dtype, gaussian_columns, haar_frame
 
@@ -55,6 +62,16 @@ SUBSPACE_KINDS = ("orthonormal", "gaussian", "sparse", "fastfood")
 
 #: to_dense refuses matrices with more entries than this unless told otherwise (8 bytes each)
 MAX_DENSE_ENTRIES = 50_000_000
+
+
+def _check_dense_shape(D, d, dtype):
+    """D, d of a dense D x d map, checked (and the memory it takes) before it is drawn."""
+    D = check_int(D, "D", minimum=1)
+    d = check_int(d, "d", minimum=1)
+    if d > D:
+        raise ValueError(f"d must be <= D (a subspace of R^D), got d={d} > D={D}")
+    check_memory(2 * D * d * check_dtype(dtype).itemsize, "D * d")
+    return D, d
 
 
 def _resolve_seed(seed):
@@ -107,8 +124,12 @@ class SubspaceMap:
     orthonormal = False
 
     def __init__(self, D, d, seed=None, dtype=None):
-        self.D = D
-        self.d = d
+        self.D = check_int(D, "D", minimum=1)
+        self.d = check_int(d, "d", minimum=1)
+        if self.d > self.D:
+            raise ValueError(f"d must be <= D (a subspace of R^D), got d={self.d} > D={self.D}")
+        if seed is not None and not isinstance(seed, np.random.SeedSequence):
+            check_rng(seed)  # an int seed that rebuilds the map, or None
         self.seed = seed
         self.dtype = check_dtype(dtype)
 
@@ -191,6 +212,14 @@ class DenseSubspace(SubspaceMap):
             dtype = getattr(matrix, "dtype", None)
             dtype = dtype if dtype in (np.float32, np.float64) else np.float64
         dtype = check_dtype(dtype)
+        if not (isinstance(matrix, np.ndarray) and matrix.dtype in (np.float32, np.float64)):
+            matrix = as_float_array(matrix, "matrix", ndim=2)
+        elif matrix.ndim != 2 or matrix.size == 0:
+            raise ValueError(f"matrix must be a non-empty 2-D array, got shape {matrix.shape}")
+        else:  # the maps' own float32 / float64 matrices: checked in blocks, never copied
+            step = max(1, (1 << 20) // max(matrix.shape[1], 1))
+            if not all(np.isfinite(matrix[i:i + step]).all() for i in range(0, matrix.shape[0], step)):
+                raise ValueError("matrix must be finite (contains NaN or inf)")
         matrix = np.ascontiguousarray(matrix, dtype=dtype)
         super().__init__(matrix.shape[0], matrix.shape[1], seed, dtype)
         self.matrix = matrix
@@ -216,6 +245,7 @@ class OrthonormalSubspace(DenseSubspace):
     orthonormal = True
 
     def __init__(self, D, d, seed=None, dtype=None):
+        D, d = _check_dense_shape(D, d, dtype)
         seed, rng = _resolve_seed(seed)
         super().__init__(haar_frame(D, d, rng, dtype=check_dtype(dtype)), seed)
 
@@ -239,6 +269,7 @@ class GaussianSubspace(DenseSubspace):
     kind = "gaussian"
 
     def __init__(self, D, d, seed=None, dtype=None):
+        D, d = _check_dense_shape(D, d, dtype)
         seed, rng = _resolve_seed(seed)
         super().__init__(gaussian_columns(D, d, rng, check_dtype(dtype), normalise=True), seed)
 
@@ -267,13 +298,16 @@ class SparseSubspace(SubspaceMap):
     def __init__(self, D, d, seed=None, density=None, dtype=None):
         import scipy.sparse as sp
 
+        super().__init__(D, d, None, dtype)
+        D, d = self.D, self.d
         seed, rng = _resolve_seed(seed)
-        super().__init__(D, d, seed, dtype)
+        self.seed = seed
         if density is None:
             density = 1.0 / np.sqrt(D)
         elif isinstance(density, bool) or not isinstance(density, numbers.Real) or not 0 < density <= 1:
             raise ValueError(f"density must be a number in (0, 1], got {density!r}")
         self.density = float(density)
+        check_memory(int(1.5 * self.density * D * d + d) * 16, "D * d * density")
         value = 1.0 / np.sqrt(self.density * D)
         indices, data, indptr = [], [], [0]
         for _ in range(d):
@@ -327,9 +361,12 @@ class FastfoodSubspace(SubspaceMap):
     kind = "fastfood"
 
     def __init__(self, D, d, seed=None, dtype=None):
+        super().__init__(D, d, None, dtype)
+        D, d = self.D, self.d
         seed, rng = _resolve_seed(seed)
-        super().__init__(D, d, seed, dtype)
+        self.seed = seed
         self.L = 1 << int(np.ceil(np.log2(D))) if D > 1 else 1
+        check_memory(self.L * 40, "D")
         L = self.L
         self.signs = np.where(rng.random(L) < 0.5, -1.0, 1.0).astype(self.dtype)
         self.permutation = rng.permutation(L)
@@ -378,7 +415,16 @@ class LotterySubspace(DenseSubspace):
         basis = check_orthonormal(basis, "basis")
         super().__init__(basis, seed=None)
         if singular_values is not None:
-            singular_values = np.asarray(singular_values, dtype=np.float64)
+            d = basis.shape[1]
+            sv = np.asarray(singular_values) if not isinstance(singular_values, (str, bytes)) else None
+            if sv is None or sv.dtype.kind not in "iuf":
+                raise TypeError(f"singular_values must be an array of real numbers, got {singular_values!r:.80}")
+            sv = sv.astype(np.float64)
+            if sv.shape != (d,):
+                raise ValueError(f"singular_values must have shape ({d},) (one per column of basis), got {sv.shape}")
+            if np.any(sv[~np.isnan(sv)] < 0) or np.any(np.isinf(sv)):
+                raise ValueError("singular_values must be finite and >= 0 (NaN marks a completing column)")
+            singular_values = sv
         self.singular_values = singular_values
 
 
@@ -430,8 +476,7 @@ def random_subspace(D, d, kind="orthonormal", seed=None, *, density=None, dtype=
     d = check_int(d, "d", minimum=1)
     if d > D:
         raise ValueError(f"d must be <= D (a subspace of R^D), got d={d} > D={D}")
-    if kind not in _CLASSES:
-        raise ValueError(f"kind must be one of {SUBSPACE_KINDS}, got {kind!r}")
+    kind = check_choice(kind, "kind", _CLASSES)
     dtype = check_dtype(dtype)
     if kind == "sparse":
         return SparseSubspace(D, d, seed, density=density, dtype=dtype)

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from geometry.validation import as_float_array
+from geometry.validation import as_float_array, check_int
 
 __all__ = ["PRUNABLE", "prunable_parameters", "kept_count", "magnitude_mask", "MaskedModel", "check_mask"]
 
@@ -68,7 +68,8 @@ def prunable_parameters(model, which="weights"):
         if which == "all":
             return np.ones(D, dtype=bool)
         if which != "weights":
-            raise ValueError(f"prunable must be one of {PRUNABLE} or a boolean array of length D, got {which!r}")
+            raise ValueError(f"prunable must be one of {PRUNABLE} or a boolean array of length D (argument "
+                             f"which), got {which!r:.80}")
         shapes = getattr(model, "shapes", None)
         if shapes is None:
             raise TypeError(f"prunable='weights' needs the model's parameter shapes ({type(model).__name__} has no "
@@ -85,9 +86,12 @@ def prunable_parameters(model, which="weights"):
             raise ValueError(f"nothing to prune: {type(model).__name__} has no parameter array with ndim >= 2 "
                              "(pass prunable='all' or a boolean array)")
         return out
-    out = check_mask(which, D, "prunable")
+    try:
+        out = check_mask(which, D, "prunable")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{exc} (argument which)") from None
     if not out.any():
-        raise ValueError("nothing to prune: the prunable array is all False")
+        raise ValueError("nothing to prune: the prunable array (argument which) is all False")
     return out
 
 
@@ -101,13 +105,14 @@ def _n_params(model):
 
 def check_mask(mask, D, name="mask"):
     """A boolean vector of length D (0/1 integers accepted), else a named ValueError / TypeError."""
-    arr = np.asarray(mask)
+    D = check_int(D, "D", minimum=0)
+    arr = np.asarray(mask) if not isinstance(mask, (str, bytes)) else np.asarray(None)
     if arr.dtype != bool:
         if arr.dtype.kind not in "iuf" or not np.all(np.isin(arr, (0, 1))):
             raise TypeError(f"{name} must be a boolean array (or of 0 and 1), got dtype {arr.dtype}")
         arr = arr.astype(bool)
     if arr.ndim != 1 or arr.shape[0] != D:
-        raise ValueError(f"{name} must have shape ({D},) (one entry per parameter), got shape {arr.shape}")
+        raise ValueError(f"{name} must have shape ({D},) (D = {D}, one entry per parameter), got shape {arr.shape}")
     return arr.copy()
 
 
@@ -128,7 +133,7 @@ def kept_count(keep, n_prunable):
     keep = float(keep)
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"keep must be a fraction in (0, 1], got {keep}")
-    n = int(n_prunable)
+    n = check_int(n_prunable, "n_prunable", minimum=0)
     k = math.ceil(Fraction(keep) * n - Fraction(n, 2 ** 40))
     return max(1, min(n, k))
 

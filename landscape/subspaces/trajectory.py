@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_int, check_memory, check_positive, check_rng
 
 from .maps import LotterySubspace, haar_frame, random_subspace
 
@@ -88,6 +88,8 @@ def _descend(grad, theta0, lr, steps, record_every=None, loss=None):
     theta = as_float_array(theta0, "theta0", ndim=1).copy()
     lr = check_positive(lr, "lr")
     steps = check_int(steps, "steps", minimum=0)
+    if record_every is not None:  # the recorded iterates are kept
+        check_memory(8 * theta.size * (steps // record_every + 2), "steps")
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be callable or None, got {type(loss).__name__}")
     recorded, losses = [], []
@@ -227,6 +229,8 @@ def lottery_subspace(trajectory, d, *, complete=False, seed=None, rtol=1e-10):
     D = iterates.shape[1]
     d = check_int(d, "d", minimum=1, maximum=D)
     rtol = check_positive(rtol, "rtol")
+    if rtol >= 1:
+        raise ValueError(f"rtol must be < 1 (relative to the largest singular value), got {rtol}")
     U, s, _ = np.linalg.svd(np.diff(iterates, axis=0).T, full_matrices=False)
     rank = int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
     if d <= rank:

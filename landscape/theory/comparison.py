@@ -12,15 +12,27 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 
 import numpy as np
 
 from geometry.validation import as_float_array
 
-from .predict import predicted_success_curve, predicted_threshold
+from .predict import SuccessCurvePrediction, ThresholdPrediction, predicted_success_curve, predicted_threshold
 
 __all__ = ["PredictionTable", "prediction_table", "calibrated_levels", "Comparison", "compare"]
 
+
+
+def _list_of(items, name, kind):
+    """``items`` as a list, each an instance of ``kind``; else a TypeError naming the argument."""
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"{name} must be a list of {kind.__name__}, got {type(items).__name__}")
+    out = list(items)
+    bad = [type(x).__name__ for x in out if not isinstance(x, kind)]
+    if bad:
+        raise TypeError(f"{name} must be a list of {kind.__name__}, got an item of type {bad[0]}")
+    return out
 
 class PredictionTable:
     r"""Predicted thresholds for several loss levels (one :class:`ThresholdPrediction` each).
@@ -37,9 +49,13 @@ class PredictionTable:
     """
 
     def __init__(self, predictions, curves=None, *, min_loss=0.0, label=""):
-        self.predictions = list(predictions)
-        self.curves = None if curves is None else list(curves)
+        self.predictions = _list_of(predictions, "predictions", ThresholdPrediction)
+        self.curves = None if curves is None else _list_of(curves, "curves", SuccessCurvePrediction)
+        if isinstance(min_loss, bool) or not isinstance(min_loss, numbers.Real) or not math.isfinite(min_loss):
+            raise TypeError(f"min_loss must be a finite real number, got {min_loss!r:.80}")
         self.min_loss = float(min_loss)
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
         self.label = label
 
     @property
@@ -117,6 +133,11 @@ def prediction_table(model, eps, *, ds=None, n_samples=2000, seed=None, confiden
     from .._progress import progress_bar
     from .predict import _seed_sequence
 
+    from geometry import ConvexCone
+
+    if not (isinstance(model, ConvexCone) or callable(getattr(model, "cone", None))):
+        raise TypeError(f"model must be a SpectralModel, a QuadraticWell (anything with a cone(...) method) "
+                        f"or a geometry.ConvexCone, got {type(model).__name__}")
     levels = np.atleast_1d(as_float_array(eps, "eps", ndim=(0, 1)))
     ss = _seed_sequence(seed)  # each level's streams come from (seed, level): see level_streams
     preds, curves = [], []
@@ -167,10 +188,15 @@ def calibrated_levels(model, eps, loss_at_start):
     ndarray
         The model's levels :math:`\epsilon_q`.
     """
+    if not (hasattr(model, "min_loss") and hasattr(model, "loss_at_theta0")):
+        raise TypeError(f"model must be a SpectralModel (with min_loss and loss_at_theta0), got "
+                        f"{type(model).__name__}")
     L_star = float(model.min_loss)
     eps = as_float_array(eps, "eps", ndim=(0, 1))
     if np.any(eps <= L_star):
         raise ValueError(f"eps must be > the minimum loss {L_star:g}, got minimum {eps.min():g}")
+    if isinstance(loss_at_start, bool) or not isinstance(loss_at_start, numbers.Real):
+        raise TypeError(f"loss_at_start must be a real number, got {loss_at_start!r:.80}")
     if not (np.isfinite(loss_at_start) and loss_at_start > L_star):
         raise ValueError(f"loss_at_start must be finite and > the minimum loss {L_star:g}, got {loss_at_start!r}")
     ratio = (float(model.loss_at_theta0) - L_star) / (float(loss_at_start) - L_star)
@@ -189,7 +215,7 @@ class Comparison:
     """
 
     def __init__(self, rows):
-        self.rows = list(rows)
+        self.rows = _list_of(rows, "rows", dict)
 
     @classmethod
     def concat(cls, comparisons):

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from geometry.validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_choice, check_int, check_memory, check_positive, check_rng
 from geometry.estimate import Estimate
 
 __all__ = [
@@ -95,6 +95,7 @@ def model_hvp(model, theta, X, y=None):
     batched = y is None and is_batches(X)
     if batched:
         check_batches(X, "X")
+    theta = _check_theta(model, theta, ("hvp", "hvp_function"))
     if hasattr(model, "hvp_function"):
         return model.hvp_function(theta, X) if batched else model.hvp_function(theta, X, y)
     if not hasattr(model, "hvp"):
@@ -113,9 +114,18 @@ def model_loss(model, theta, X, y=None):
     """A model's mean loss over data (arrays, or batches accumulated with weights n_b / n)."""
     from ..models.batches import batch_mean, is_batches
 
+    theta = _check_theta(model, theta, ("loss",))
     if y is None and is_batches(X):
         return float(batch_mean(lambda Xb, yb: model.loss(theta, Xb, yb), X, "X"))
     return float(model.loss(theta, X, y))
+
+
+def _check_theta(model, theta, methods):
+    """theta as a float array of shape (model.n_params,), after checking the model's interface."""
+    if not any(hasattr(model, m) for m in methods) or not hasattr(model, "n_params"):
+        raise TypeError(f"model must have n_params and {' or '.join(methods)} (the model interface), "
+                        f"got {type(model).__name__}")
+    return as_float_array(theta, "theta", shape=(int(model.n_params),))
 
 
 class HessianOperator(LinearOperator):
@@ -342,15 +352,15 @@ def top_eigenpairs(hvp, D, k, *, seed=None, which="LA", tol=0.0, maxiter=None, n
     if k >= D:
         raise ValueError(f"k must be < D = {D} for Lanczos, got k = {k}; for all eigenpairs of a "
                          "small Hessian use numpy.linalg.eigh on HessianOperator.to_dense()")
-    if which not in ("LA", "LM", "SA"):
-        raise ValueError(f"which must be 'LA', 'LM' or 'SA', got {which!r}")
+    which = check_choice(which, "which", ("LA", "LM", "SA"))
     tol = check_positive(tol, "tol", strict=False)
     if maxiter is not None:
-        maxiter = check_int(maxiter, "maxiter", minimum=1)
+        maxiter = check_int(maxiter, "maxiter", minimum=1, maximum=2 ** 31 - 1)  # ARPACK's int
     if ncv is None:
         ncv = min(D, max(2 * k + 1, 20))
     else:
         ncv = check_int(ncv, "ncv", minimum=k + 1, maximum=D)
+    check_memory(8 * D * (ncv + 4), "D")  # ARPACK's Lanczos vectors
     H = hessian_operator(hvp, D)
     start = H.n_products
     rng = check_rng(seed)
@@ -694,6 +704,8 @@ def slq_spectrum(hvp, D, n_probes=10, n_steps=80, *, seed=None, deflate=None, pr
     D = check_int(D, "D", minimum=1)
     n_probes = check_int(n_probes, "n_probes", minimum=2)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
+    check_memory(8 * D * (min(n_steps, D) + 4), "D and n_steps")  # Lanczos vectors of one probe
+    check_memory(8 * 4 * n_probes * n_steps, "n_probes and n_steps")  # nodes and weights
     H = hessian_operator(hvp, D)
     start = H.n_products
     V = None

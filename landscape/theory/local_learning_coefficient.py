@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geometry.estimate import Estimate
-from geometry.validation import as_float_array, check_int, check_positive, check_rng
+from geometry.validation import as_float_array, check_int, check_memory, check_positive, check_rng
 
 __all__ = [
     "LearningCoefficient",
@@ -742,6 +742,7 @@ def learning_coefficient(model, theta_star, *, data=None, n=None, nbeta=None, ga
     n_chains = check_int(n_chains, "n_chains", minimum=2)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     n_burnin = check_int(n_burnin, "n_burnin", minimum=0)
+    check_memory(64 * n_chains * (n_steps + 1), "n_chains and n_steps")  # the traces (burn-in is not kept)
     if n_burnin >= n_steps:
         raise ValueError(f"n_burnin must be < n_steps = {n_steps} (at least one draw), got {n_burnin}")
     auto_step = isinstance(step_size, str) and step_size == "auto"

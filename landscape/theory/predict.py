@@ -19,6 +19,8 @@ of a trained network), or a geometry cone directly.
 """
 from __future__ import annotations
 
+import inspect
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +33,15 @@ from geometry import (
     kinematic_interval,
     statistical_dimension,
 )
-from geometry.validation import as_float_array, check_int, check_probability, check_rng
+from geometry.validation import (
+    as_float_array,
+    as_int_array,
+    check_choice,
+    check_int,
+    check_memory,
+    check_probability,
+    check_rng,
+)
 
 __all__ = [
     "ThresholdPrediction",
@@ -65,8 +75,19 @@ def cone_of(source, theta0=None, eps=None):
         )
     if eps is None:
         raise ValueError("eps is required to build the sub-level set")
+    try:
+        n_args = len([p for p in inspect.signature(source.cone).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+    except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature
+        n_args = 2 if theta0 is not None else 1
     if theta0 is None:
+        if n_args >= 2:
+            raise TypeError(f"theta0 is required for a {type(source).__name__} source (the starting point "
+                            "of the directions: cone(theta0, eps))")
         return source.cone(eps)
+    if n_args < 2:
+        raise TypeError(f"theta0 must be None for a {type(source).__name__} source (its sub-level sets are "
+                        "relative to its own starting point: cone(eps))")
     return source.cone(theta0, eps)
 
 
@@ -180,6 +201,8 @@ def level_streams(seed, eps=None):
     """
     ss = _seed_sequence(seed)
     if eps is not None:
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not np.isfinite(eps):
+            raise TypeError(f"eps must be a finite real number (a loss level), got {eps!r:.80}")
         ss = _child(ss, int(np.float64(eps).view(np.uint64)))
     return np.random.default_rng(_child(ss, 0)), np.random.default_rng(_child(ss, 1))
 
@@ -252,7 +275,8 @@ def predicted_threshold(source, theta0=None, eps=None, *, n_samples=2000, seed=N
     confidence = check_probability(confidence, "confidence")
     eta = check_probability(eta, "eta")
     ss = _seed_sequence(seed)
-    if eps is not None and np.ndim(eps) > 0:
+    one_level = eps is None or isinstance(eps, numbers.Real) or (isinstance(eps, np.ndarray) and eps.ndim == 0)
+    if not one_level:
         levels = as_float_array(eps, "eps", ndim=1)
         return [_one_prediction(cone_of(source, theta0, e), e, n_samples, level_streams(ss, e)[0], confidence,
                                 eta) for e in levels]
@@ -317,21 +341,20 @@ def predicted_success_curve(source, theta0=None, eps=None, ds=None, *, n_samples
     -------
     SuccessCurvePrediction
     """
-    if eps is not None and np.ndim(eps) > 0:
-        raise ValueError("eps must be a scalar for predicted_success_curve (one curve per level)")
+    if eps is not None and not (isinstance(eps, numbers.Real) or (isinstance(eps, np.ndarray) and eps.ndim == 0)):
+        raise TypeError("eps must be one number for predicted_success_curve (one curve per level)")
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    check_memory(64 * n_bootstrap, "n_bootstrap")  # the replicates
     thr_rng, rng = level_streams(seed, eps)
     K = cone_of(source, theta0, eps)
     D = K.dim
     if ds is None:
         ds = np.unique(np.linspace(0, D, 50).round().astype(int))
-    ds = np.asarray(ds)
-    if ds.ndim != 1 or ds.size == 0 or not np.issubdtype(ds.dtype, np.number) or np.any(ds != np.round(ds)):
-        raise ValueError("ds must be a non-empty 1-D array of integers")
-    ds = ds.astype(int)
+    ds = as_int_array(ds, "ds", ndim=1)
     if ds.min() < 0 or ds.max() > D:
         raise ValueError(f"ds must lie in [0, D] = [0, {D}], got range [{ds.min()}, {ds.max()}]")
+    method = check_choice(method, "method", ("auto", "exact", "em", "nnls"))
     if method == "auto":
         # exact volumes where geometry knows them; otherwise penalised NNLS, which measured
         # both more accurate and several times faster than EM on ellipsoidal cones (D = 400)

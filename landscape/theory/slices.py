@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_rng
+from geometry.validation import as_float_array, check_bool, check_choice, check_int, check_rng
 
 __all__ = [
     "LossSlice",
@@ -169,8 +169,8 @@ def random_direction(model, theta, *, normalization="filter", ignore_bias=True, 
     """
     theta = as_float_array(theta, "theta", ndim=1)
     D = theta.shape[0]
-    if normalization not in _NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {_NORMALIZATIONS}, got {normalization!r}")
+    normalization = check_choice(normalization, "normalization", _NORMALIZATIONS)
+    ignore_bias = check_bool(ignore_bias, "ignore_bias")
     d = check_rng(seed).standard_normal(D)
     blocks = _blocks(model, D) if normalization != "unit" else None
     if blocks is None:
@@ -261,8 +261,16 @@ def loss_slice(model, center, directions, grid, X=None, y=None, *, executor=None
         coords = (as_float_array(grid[0], "grid[0] (alphas)", ndim=1),
                   as_float_array(grid[1], "grid[1] (betas)", ndim=1))
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
-    if not (executor is None or executor == "serial" or isinstance(executor, Executor)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
+    if not (executor is None or isinstance(executor, Executor)
+            or (isinstance(executor, str) and executor == "serial")):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r:.80}")
+    if labels is not None and (isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__")
+                               or len(labels) != k or not all(isinstance(t, str) for t in labels)):
+        raise TypeError(f"labels must be {k} axis label(s) (str), got {labels!r:.80}")
+    if marks is not None and not isinstance(marks, dict):
+        raise TypeError(f"marks must be a dict name -> coordinates, got {type(marks).__name__}")
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str, got {type(kind).__name__}")
     if X is None and y is None and not (hasattr(model, "loss") or callable(model)):
         raise TypeError(f"model must have a loss method or be a function theta -> loss, got {type(model).__name__}")
     if k == 1:
@@ -328,7 +336,7 @@ def loss_slice_1d(model, center, X=None, y=None, *, direction=None, alphas=None,
         kind = "random"
     else:
         kind = "given"
-    alphas = np.linspace(-1.0, 1.0, 51) if alphas is None else alphas
+    alphas = np.linspace(-1.0, 1.0, 51) if alphas is None else as_float_array(alphas, "alphas", ndim=1)
     return loss_slice(model, center, direction, alphas, X, y, kind=kind, marks={"center": (0.0,)}, **options)
 
 
@@ -363,8 +371,8 @@ def loss_slice_2d(model, center, X=None, y=None, *, directions=None, alphas=None
         kind = "random"
     else:
         kind = "given"
-    alphas = np.linspace(-1.0, 1.0, 31) if alphas is None else alphas
-    betas = np.linspace(-1.0, 1.0, 31) if betas is None else betas
+    alphas = np.linspace(-1.0, 1.0, 31) if alphas is None else as_float_array(alphas, "alphas", ndim=1)
+    betas = np.linspace(-1.0, 1.0, 31) if betas is None else as_float_array(betas, "betas", ndim=1)
     return loss_slice(model, center, directions, (alphas, betas), X, y, kind=kind,
                       marks={"center": (0.0, 0.0)}, **options)
 
@@ -407,7 +415,9 @@ def interpolation_slice(model, theta0, theta_star, X=None, y=None, *, alphas=Non
     """
     theta0 = as_float_array(theta0, "theta0", ndim=1)
     theta_star = as_float_array(theta_star, "theta_star", shape=theta0.shape)
-    alphas = np.linspace(-0.5, 1.5, 81) if alphas is None else alphas
+    alphas = np.linspace(-0.5, 1.5, 81) if alphas is None else as_float_array(alphas, "alphas", ndim=1)
+    if betas is not None:
+        betas = as_float_array(betas, "betas", ndim=1)
     path = theta_star - theta0
     if direction is None:
         return loss_slice(model, theta0, path, alphas, X, y, kind="interpolation",

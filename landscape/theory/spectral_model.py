@@ -127,7 +127,11 @@ class SpectralModel:
         self.offsets = b
         self.D = int(m.sum())
         self.n_groups = G
+        if not isinstance(source, str):
+            raise TypeError(f"source must be a str (how the model was built), got {type(source).__name__}")
         self.source = source
+        if extra is not None and not isinstance(extra, dict):
+            raise TypeError(f"extra must be a dict or None, got {type(extra).__name__}")
         self.extra = dict(extra or {})
 
     # ------------------------------------------------------------------ constructors

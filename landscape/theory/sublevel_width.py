@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geometry import Estimate, expected_norm, gordon_threshold
-from geometry.validation import as_float_array, check_int, check_positive, check_probability
+from geometry.validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_memory,
+    check_positive,
+    check_probability,
+)
 
 from ..experiments.optim import make_optimizer
 from ..experiments.result_store import ResultStore
@@ -544,9 +551,9 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
         cos_guess = float(guess.flat[0])
         cos_step = float(guess[1] - guess[0]) if guess.size == 2 else None
     confidence = check_probability(confidence, "confidence")
-    if form not in ("gordon1988", "concentration"):
-        raise ValueError(f"form must be 'gordon1988' or 'concentration', got {form!r}")
-    if not (executor is None or executor == "serial" or isinstance(executor, cf.Executor)):
+    form = check_choice(form, "form", ("gordon1988", "concentration"))
+    if not (executor is None or isinstance(executor, cf.Executor)
+            or (isinstance(executor, str) and executor == "serial")):
         raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
     if max_workers is not None:
         max_workers = check_int(max_workers, "max_workers", minimum=1)
@@ -561,6 +568,8 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
         n_samples = G.shape[0]
     else:
         n_samples = check_int(n_samples, "n_samples", minimum=2)
+    # per-sample records (angles, brackets, supports; the points with keep_points)
+    check_memory(8 * n_samples * (16 + (D if keep_points else 0)), "n_samples")
     if store is not None and (seed is None or isinstance(seed, np.random.Generator)):
         raise ValueError("a store needs a reproducible seed: an int or a numpy.random.SeedSequence")
     root = _root_seed(seed)

@@ -34,7 +34,12 @@ def wilson_interval(successes, n_trials, level=0.95):
 
     level = check_probability(level, "level")
     k = _whole_numbers(successes, "successes")
-    n = np.broadcast_to(_whole_numbers(n_trials, "n_trials"), k.shape)
+    try:
+        n = np.broadcast_to(_whole_numbers(n_trials, "n_trials"), k.shape)
+    except ValueError as exc:
+        if "broadcast" not in str(exc):
+            raise
+        raise ValueError(f"n_trials must be one count or one per entry of successes (shape {k.shape})") from None
     if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
         raise ValueError("need n_trials >= 1 and 0 <= successes <= n_trials")
     low, high = np.empty(k.shape), np.empty(k.shape)

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry.validation import as_float_array, check_int, check_probability, check_rng
+from geometry.validation import (
+    as_float_array,
+    as_int_array,
+    check_choice,
+    check_int,
+    check_memory,
+    check_probability,
+    check_rng,
+)
 
 from ..models.quadratic import (
     _check_eps_value,
@@ -138,14 +146,11 @@ def _root_sequence(seed):
 
 
 def _check_ds(ds, D):
-    arr = np.asarray(ds)
-    if arr.ndim == 0:
-        arr = arr[None]
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number) \
-            or np.issubdtype(arr.dtype, np.complexfloating) or not np.all(np.isfinite(arr)) \
-            or np.any(arr != np.round(arr)):
-        raise ValueError(f"ds must be a non-empty 1-D array of integers, got {ds!r}")
-    arr = np.unique(arr.astype(np.int64))
+    try:
+        arr = as_int_array(ds, "ds", ndim=(0, 1)).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"ds must be a non-empty 1-D array of integers ({exc})") from None
+    arr = np.unique(arr)
     if arr[0] < 0 or arr[-1] > D:
         raise ValueError(f"ds must lie in [0, D] = [0, {D}], got range [{arr[0]}, {arr[-1]}]")
     return arr
@@ -207,10 +212,9 @@ def empirical_success_probability(well, theta0, eps, ds, n_trials, kind="orthono
     eps = _check_eps_value(eps, "eps", well.min_loss)
     ds = _check_ds(ds, D)
     n_trials = check_int(n_trials, "n_trials", minimum=1)
-    if kind not in SUBSPACE_KINDS:
-        raise ValueError(f"kind must be one of {SUBSPACE_KINDS}, got {kind!r}")
-    if coupling not in ("nested", "independent"):
-        raise ValueError(f"coupling must be 'nested' or 'independent', got {coupling!r}")
+    check_memory(8 * n_trials * (ds.size + 4), "n_trials")  # the min-loss matrix and thresholds
+    kind = check_choice(kind, "kind", SUBSPACE_KINDS)
+    coupling = check_choice(coupling, "coupling", ("nested", "independent"))
     from .._progress import progress_bar
 
     callback = progress if callable(progress) else None
@@ -391,8 +395,9 @@ def empirical_threshold(result, successes=None, n_trials=None, *, level=0.5, con
         design = "nested" if result.coupling == "nested" else "independent"
     else:
         if successes is None or n_trials is None:
-            raise ValueError("give successes and n_trials with a grid of ds (or pass an EmpiricalSuccess)")
-        ds = as_float_array(result, "ds", ndim=1, nonnegative=True)
+            raise ValueError(f"result must be an EmpiricalSuccess, or a grid of ds: then give successes and "
+                             f"n_trials (got result of type {type(result).__name__})")
+        ds = as_float_array(result, "result (the grid of ds)", ndim=1, nonnegative=True)
         if np.any(np.diff(ds) <= 0):
             raise ValueError("ds must be strictly increasing")
         k = as_float_array(successes, "successes", shape=ds.shape, nonnegative=True)

@@ -12,6 +12,8 @@ the four methods compare at equal :math:`\epsilon` directly.
 """
 from __future__ import annotations
 
+from geometry.validation import check_int
+
 from ..experiments.run_table import RunTable
 from .measured import threshold_dimension
 
@@ -24,7 +26,11 @@ METHOD_ORDER = ("random", "lottery", "ticket")
 def method_label(kind, t=0, basis="orthonormal"):
     """A readable name: "random subspace", "burn-in subspace, t=16", "lottery subspace",
     "lottery ticket", "lottery ticket, rewind t=5" (a non-default random basis is appended)."""
-    t = int(t)
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str (a run kind), got {type(kind).__name__}")
+    if basis is not None and not isinstance(basis, str):
+        raise TypeError(f"basis must be a str or None, got {type(basis).__name__}")
+    t = check_int(t, "t", minimum=0)
     if kind == "random":
         name = "random subspace" if t == 0 else f"burn-in subspace, t={t}"
         if basis not in ("orthonormal", "none", "", None):
