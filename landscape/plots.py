@@ -84,6 +84,14 @@ def _intervals(ci, name, n, allow_inf=False):
     return c
 
 
+def _flags(x, name, n, like):
+    """A boolean vector of length n (one flag per point)."""
+    arr = np.asarray(x) if not isinstance(x, (str, bytes)) else np.asarray(None)
+    if arr.dtype != bool or arr.shape != (n,):
+        raise TypeError(f"{name} must be {n} booleans (one per point, as many as {like}), got {x!r:.80}")
+    return arr
+
+
 def _rate_and_ci(successes, n_trials):
     """Success rates and 95% Wilson intervals (clipped so that they contain the rate)."""
     from .thresholds.binomial import wilson_interval
@@ -297,7 +305,13 @@ def plot_threshold_vs_eps(eps, predicted=None, predicted_err=None, measured=None
             label = "Gordon lower bound: 0 at every level\n(it guarantees nothing here: $w^2 \\approx D$)"
         ax.plot(eps, gordon, ":", color="0.3", label=label)
     if measured is not None:
+        measured = _vector(measured, "measured", n=n, like="eps", allow_nan=True, allow_inf=True)
+        measured_ci = _intervals(measured_ci, "measured_ci", n, allow_inf=True)
+        if measured_resolved is not None:
+            measured_resolved = _flags(measured_resolved, "measured_resolved", n, "eps")
         _measured_points(ax, eps, measured, measured_ci, measured_resolved, "y", label=r"measured $d^*$")
+    elif measured_ci is not None:
+        raise ValueError("measured_ci needs measured")
     ax.set_xlabel(r"loss level $\epsilon$")
     ax.set_ylabel(r"threshold dimension $d^*$")
     ax.legend(fontsize="small")
@@ -579,8 +593,17 @@ def plot_predicted_vs_measured(predicted, measured, *, predicted_err=None, measu
     the figure.
     """
     ax = _axes(ax)
-    predicted = np.asarray(predicted, float)
-    measured = np.asarray(measured, float)
+    predicted = _vector(predicted, "predicted", allow_nan=True, allow_inf=True)
+    n = predicted.size
+    measured = _vector(measured, "measured", n=n, like="predicted", allow_nan=True, allow_inf=True)
+    measured_ci = _intervals(measured_ci, "measured_ci", n, allow_inf=True)
+    if predicted_err is not None:
+        predicted_err = _vector(predicted_err, "predicted_err", n=n, like="predicted", allow_nan=True, minimum=0)
+    if measured_resolved is not None:
+        measured_resolved = _flags(measured_resolved, "measured_resolved", n, "predicted")
+    if labels is not None and (isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__")
+                               or len(labels) != n):
+        raise ValueError(f"labels must be a sequence of {n} labels (one per point, as many as predicted)")
     shown = np.isfinite(predicted)   # a prediction that failed has no place
     if not shown.all():
         predicted, measured = predicted[shown], measured[shown]
@@ -640,12 +663,18 @@ def plot_threshold_vs_burn_in(burn_in_steps, thresholds, *, ci=None, predicted=N
         figure, marked and labelled, instead of being dropped.
     """
     ax = _axes(ax)
-    t = np.asarray(burn_in_steps, float)
-    if len(thresholds) and hasattr(thresholds[0], "interval"):
+    log = check_bool(log, "log")
+    t = _vector(burn_in_steps, "burn_in_steps", minimum=0)
+    if isinstance(thresholds, (list, tuple)) and len(thresholds) and hasattr(thresholds[0], "interval"):
         ci = np.array([e.interval for e in thresholds], float)
         resolved = [e.resolved for e in thresholds]
         thresholds = [e.value for e in thresholds]
-    y = np.asarray(thresholds, float)
+    y = _vector(thresholds, "thresholds", n=t.size, like="burn_in_steps", allow_nan=True, allow_inf=True)
+    ci = _intervals(ci, "ci", t.size, allow_inf=True)
+    if resolved is not None:
+        resolved = _flags(resolved, "resolved", t.size, "burn_in_steps")
+    if predicted is not None:
+        predicted = _vector(predicted, "predicted", n=t.size, like="burn_in_steps", allow_nan=True)
     ok = np.isfinite(y) if resolved is None else (np.asarray(resolved, bool) & np.isfinite(y))
     line, = ax.plot(t[ok], y[ok], "-", lw=1)
     _measured_points(ax, t, y, ci, resolved, "y", label=r"measured $d^*$", color=line.get_color())

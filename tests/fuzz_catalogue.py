@@ -278,6 +278,9 @@ OVERRIDES = {
     "landscape.plots.plot_threshold_predictions": {"eps": lambda: [0.3, 0.6],
                                                    "predictions": lambda: {"kinematic": [3.0, 5.0]}},
     "landscape.plots.plot_methods": {"n_bootstrap": lambda: 20},
+    "landscape.adaptive_threshold": {"run": lambda: _toy_run, "level": lambda: 0.5, "d_range": lambda: (1, 64),
+                                     "metric": lambda: "train_loss", "seeds": lambda: 3, "max_runs": lambda: 12},
+    "landscape.intrinsic_dimension": {"metric": lambda: "train_acc", "level": lambda: 0.9, "baseline": lambda: 1.0},
     "landscape.plots.plot_success_curve": {"ds": lambda: [2, 6, 10], "successes": lambda: [1, 4, 8],
                                            "n_trials": lambda: 8},
     "landscape.plots.plot_threshold_vs_eps": {"eps": lambda: [0.3, 0.6], "predicted": lambda: [3.0, 5.0]},
@@ -338,6 +341,11 @@ def torch_checkpoint():
 
     torch.save(torch_module().state_dict(), "fuzz-checkpoint.pt")
     return "fuzz-checkpoint.pt"
+
+
+def _toy_run(d, seed):
+    """A run whose loss falls below 0.5 from d = 10 on (seeds shift it a little)."""
+    return 1.0 if d < 10 + seed % 3 else 0.1
 
 
 def _slice():

@@ -146,6 +146,8 @@ def _nan_paths(x, depth=0):
             out |= {f"[{k!r}]{p}" for p in _nan_paths(v, depth + 1)}
     elif dataclasses.is_dataclass(x) and not isinstance(x, type):
         for f in dataclasses.fields(x):
+            if f.name == "value" and getattr(x, "censored", None):
+                continue  # documented: a censored estimate has no value (its bracket says where)
             out |= {f".{f.name}{p}" for p in _nan_paths(getattr(x, f.name, None), depth + 1)}
     return out
 

@@ -586,6 +586,7 @@ def _thread_counts(step_bytes, threads):
 
     if threads is None:
         return thread_budget(1) if step_bytes < SMALL_STEP_BYTES else contextlib.nullcontext()
+    threads = check_int(threads, "threads", minimum=1, maximum=4096)
     stack = contextlib.ExitStack()
     stack.enter_context(thread_budget(threads))
     from threadpoolctl import threadpool_limits

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from geometry.validation import check_choice
+
 from ..experiments.run_table import as_run_table
 
 _GROUP_COLUMNS = ("kind", "t", "basis", "D")
@@ -14,6 +16,8 @@ _GROUP_COLUMNS = ("kind", "t", "basis", "D")
 
 # ---------------------------------------------------------------------- input
 def check_direction(metric, direction):
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a column name (str), got {type(metric).__name__}")
     if direction is None:
         name = metric.lower()
         if "loss" in name:
@@ -22,9 +26,7 @@ def check_direction(metric, direction):
             return "max"
         raise ValueError(f"cannot tell whether {metric!r} should be small or large: pass "
                          "direction='min' (success when metric <= level) or 'max' (>= level)")
-    if direction not in ("min", "max"):
-        raise ValueError(f"direction must be 'min' or 'max', got {direction!r}")
-    return direction
+    return check_choice(direction, "direction", ("min", "max"))
 
 
 def check_level(level, name="level"):

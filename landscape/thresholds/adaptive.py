@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geometry.validation import check_int, check_positive, check_probability
+from geometry.validation import check_choice, check_int, check_memory, check_positive, check_probability, check_rng
 
 from ..experiments.result_store import ResultStore
 from ..experiments.run_table import RunTable
@@ -119,8 +119,11 @@ class TrainingRun:
     def __init__(self, model, data, *, kind="random", burn_in=0, basis="orthonormal", **training):
         from ..experiments.sweeps import sweep_protocol
 
+        from ..experiments.training import SUBSPACE_TRAINING_KINDS
+
         self.model, self.data = model, data
-        self.kind, self.burn_in, self.basis = kind, int(burn_in), basis
+        kind = check_choice(kind, "kind", SUBSPACE_TRAINING_KINDS)
+        self.kind, self.burn_in, self.basis = kind, check_int(burn_in, "burn_in", minimum=0), basis
         self.training = dict(training)
         keys = ("optimizer", "lr", "steps", "batch_size", "eval_every", "full_lr")
         unknown = set(training) - set(keys)
@@ -143,11 +146,14 @@ class TrainingRun:
 def _run_seeds(seeds, seed):
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         n = check_int(seeds, "seeds", minimum=2)
+        check_memory(64 * n, "seeds")
         state = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)
         out = [int(s) % (2 ** 31) for s in state]
         if len(set(out)) < n:  # pragma: no cover - a 2^-31 coincidence
             out = list(dict.fromkeys(out))
         return out
+    if isinstance(seeds, (str, bytes, dict)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be an int >= 2 or a sequence of ints, got {type(seeds).__name__}")
     out = [check_int(s, "seeds entries", minimum=0) for s in seeds]
     if len(out) < 2 or len(set(out)) != len(out):
         raise ValueError(f"seeds must be an int >= 2 or at least two distinct non-negative ints, got {seeds!r}")
@@ -224,16 +230,21 @@ def adaptive_threshold(run, level, *, d_range, seeds=10, metric=None, direction=
     level = check_level(level)
     try:
         lo_d, hi_d = (check_int(v, "d_range entries", minimum=1) for v in d_range)
-    except TypeError:
-        raise TypeError(f"d_range must be a pair of ints (low, high), got {d_range!r}") from None
+    except (TypeError, ValueError) as exc:
+        if "d_range" in str(exc):
+            raise
+        raise TypeError(f"d_range must be a pair of ints (low, high), got {d_range!r:.80}") from None
     if not hi_d > lo_d + 1:
         raise ValueError(f"d_range must have low + 1 < high, got {d_range!r}")
     p = check_probability(p, "p")
     rel_width = check_positive(rel_width, "rel_width")
     confidence = check_probability(confidence, "confidence")
-    if design not in DESIGNS[1:]:
-        raise ValueError(f"design must be 'nested' or 'independent', got {design!r}")
+    design = check_choice(design, "design", DESIGNS[1:])
     max_runs = check_int(max_runs, "max_runs", minimum=2)
+    if seed is not None and not isinstance(seed, np.random.SeedSequence):
+        check_rng(seed)
+    if key is not None and not isinstance(key, dict):
+        raise TypeError(f"key must be a dict of run columns (kind, t, basis), got {type(key).__name__}")
     pool = _run_seeds(seeds, seed)
     batch = len(pool) if batch is None else check_int(batch, "batch", minimum=1)
     key = dict(getattr(run, "key", _KEY) if key is None else key)

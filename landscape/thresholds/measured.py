@@ -78,7 +78,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geometry.validation import check_probability
+from geometry.validation import check_choice, check_probability
 
 from . import _crossing
 from ._estimate import (
@@ -432,8 +432,7 @@ def threshold_dimension(table, metric, level, p=0.5, *, criterion="larsen", base
     >>> est.low <= 8 and est.high >= 16
     True
     """
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    criterion = check_choice(criterion, "criterion", CRITERIA)
     confidence = check_probability(confidence, "confidence")
     if n_bootstrap is not None:
         warnings.warn("n_bootstrap is deprecated and ignored: the interval is no longer a bootstrap "
@@ -446,10 +445,8 @@ def threshold_dimension(table, metric, level, p=0.5, *, criterion="larsen", base
     if baseline is not None:
         raise ValueError("baseline is only used with criterion='li'")
     p = check_probability(p, "p")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if design not in DESIGNS:
-        raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+    method = check_choice(method, "method", METHODS)
+    design = check_choice(design, "design", DESIGNS)
     direction = check_direction(metric, direction)
     level = _check_success_level(level, metric)
     table = select_runs(table, metric, where)
