@@ -708,7 +708,9 @@ def plot_threshold_predictions(eps, predictions, measured=None, measured_ci=None
         ``label -> values`` or ``label -> (values, stderr)``, each of shape (n,); NaN hides a
         point. A band of 2 standard errors is drawn around each line that has them.
     measured : array_like of shape (n,), optional
-        Measured :math:`d^*`, with ``measured_ci`` an (n, 2) array of intervals.
+        Measured :math:`d^*`, with ``measured_ci`` an (n, 2) array of intervals (an infinite
+        end is an open interval, drawn as an arrow; a NaN :math:`d^*` with an interval is drawn
+        as a bracket).
     D : int, optional
         Draw the number of parameters as a horizontal line.
     ax : matplotlib Axes, optional
@@ -733,8 +735,8 @@ def plot_threshold_predictions(eps, predictions, measured=None, measured_ci=None
             ax.fill_between(eps, values - e, values + e, alpha=0.2, lw=0, color=line.get_color())
     if measured is not None:
         measured = _vector(measured, "measured", n=n, like="eps", allow_nan=True)
-        ax.errorbar(eps, measured, yerr=_errors_from_ci(measured, _intervals(measured_ci, "measured_ci", n)),
-                    fmt="o-", color="k", capsize=2, label=r"measured $d^*$")
+        measured_ci = _intervals(measured_ci, "measured_ci", n, allow_inf=True)
+        _measured_points(ax, eps, measured, measured_ci, None, "y", label=r"measured $d^*$", color="k")
     elif measured_ci is not None:
         raise ValueError("measured_ci needs measured")
     if D is not None:

@@ -160,7 +160,7 @@ def test_bad_input():
         adaptive_threshold(run, 0.5, d_range=(1, 10), metric="score")
     with pytest.raises(ValueError, match="rel_width"):
         adaptive_threshold(run, 0.5, d_range=(1, 10), metric="acc", rel_width=0)
-    with pytest.raises(ValueError, match="design must be 'nested' or 'independent'"):
+    with pytest.raises(ValueError, match="design must be one of 'nested', 'independent'"):
         adaptive_threshold(run, 0.5, d_range=(1, 10), metric="acc", design="auto")
     with pytest.raises(ValueError, match="seeds must be"):
         adaptive_threshold(run, 0.5, d_range=(1, 10), metric="acc", seeds=[1, 1])

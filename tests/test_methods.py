@@ -43,9 +43,9 @@ def test_groups_labels_and_order():
 
 def test_thresholds_are_threshold_dimension_of_each_method():
     table = synthetic_table()
-    ests = method_thresholds(table, "train_acc", 0.5, n_bootstrap=200, seed=3)
+    ests = method_thresholds(table, "train_acc", 0.5, seed=3)
     for (label, where), est in zip(method_groups(table), ests.values()):
-        ref = threshold_dimension(table, "train_acc", 0.5, n_bootstrap=200, seed=3, **where)
+        ref = threshold_dimension(table, "train_acc", 0.5, seed=3, **where)
         assert est.value == ref.value and est.ci == ref.ci and est.bracket == ref.bracket
     # the known transitions: each method's d* between the tested d around its seeds' median threshold
     assert [e.bracket for e in ests.values()] == [(32.0, 64.0), (16.0, 32.0), (2.0, 4.0), (8.0, 16.0)]
@@ -58,11 +58,11 @@ def test_plot_methods_draws_every_method_and_returns_the_axes():
 
     table = synthetic_table(3)
     fig, ax = plt.subplots()
-    out = plot_methods(table, 0.5, ax=ax, n_bootstrap=100)
+    out = plot_methods(table, 0.5, ax=ax)
     assert out is ax and ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len([lab for lab in labels if "d* = " in lab]) == 4 and any("D = 300" in lab for lab in labels)
-    ax2 = plot_methods(table, 0.5, y="metric", n_bootstrap=0, thresholds=False)
+    ax2 = plot_methods(table, 0.5, y="metric", thresholds=False)
     assert ax2 is not ax and ax2.get_ylabel() == "train_acc"
     with pytest.raises(ValueError, match="y must be"):
         plot_methods(table, 0.5, y="loss")
@@ -81,6 +81,6 @@ def test_lottery_subspaces_beat_random_ones_on_digits():
     model = MLP([64, 8, 10])
     table = sweep(model, data, [2, 8, 32, 128], 2, kinds=("random", "lottery"), optimizer="momentum", lr=0.3,
                   steps=100, batch_size=128, executor="serial", progress=False, include_full=False)
-    ests = method_thresholds(table, "train_acc", 0.8, n_bootstrap=0)
+    ests = method_thresholds(table, "train_acc", 0.8)
     # random subspaces need more than 32 dimensions, lottery subspaces at most 8
     assert ests["random subspace"].bracket[0] >= 32 and ests["lottery subspace"].bracket[1] <= 8

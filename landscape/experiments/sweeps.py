@@ -39,7 +39,6 @@ from .._progress import progress_bar
 from ..models.datasets import Dataset
 from ..subspaces.masks import prunable_parameters
 from .lottery_tickets import TicketProtocol, train_ticket
-from .optim import make_optimizer
 from .run_table import KEY_COLUMNS, RunTable
 from .result_store import ResultStore, run_id, run_key
 from .training import (SUBSPACE_TRAINING_KINDS, _BASIS_CODES, _check_common, as_training_data, train_full,

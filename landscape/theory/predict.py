@@ -211,14 +211,18 @@ def _one_prediction(K, eps, n_samples, rng, confidence, eta):
     delta = statistical_dimension(K, n_samples, seed=rng)
     width = gaussian_width(K, n_samples, seed=rng)
     D = K.dim
-    window = kinematic_interval(float(delta), D, eta)
+    # delta(K) lies in [0, D]; a Monte Carlo mean of ||Pi_K(g)||^2 can land just above D by
+    # noise when the cone is nearly the whole space (or below 0 never: each term is >= 0).
+    # The prediction uses the estimate clipped into [0, D]; its stderr is kept.
+    delta_value = float(min(delta.value, D))
+    window = kinematic_interval(delta_value, D, eta)
     w_upper = width.ci(confidence)[1] if not width.is_exact else float(width)
     return ThresholdPrediction(
         D=D,
         eps=None if eps is None else float(eps),
         statistical_dimension=delta,
         width=width,
-        kinematic=float(D - delta.value),
+        kinematic=float(D - delta_value),
         kinematic_stderr=float(delta.stderr),
         kinematic_window=(float(window[0]), float(window[1])),
         gordon=int(gordon_threshold(w_upper, D, confidence=confidence)),
