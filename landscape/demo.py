@@ -365,7 +365,7 @@ def _direct_widths(s, model, data, proto, starts, levels, comp, out, seed, log, 
     import concurrent.futures as cf
     import multiprocessing
 
-    from .theory.sublevel_width import sublevel_width
+    from .theory.sublevel_widths import sublevel_width
 
     X, y = data.X_train, data.y_train
     cone_proto = dict(optimizer=proto["optimizer"], lr=proto["lr"], batch_size=proto["batch_size"],

@@ -122,6 +122,24 @@ def test_no_private_module_of_another_package_is_imported():
     assert {m: ts for m, ts in bad.items() if ts} == {}
 
 
+def _shadowed(packages):
+    """(package, name) for every public name a package exports that is also one of its submodules."""
+    return sorted((pkg, name) for pkg, names in packages.items() for name in names
+                  if f"{pkg}.{name}" in MODULES)
+
+
+def test_the_shadow_check_finds_a_shadowed_module():
+    assert _shadowed({"landscape.theory": ["hessian", "slq_spectrum"]}) == [("landscape.theory", "hessian")]
+
+
+def test_no_exported_name_shadows_a_submodule():
+    # ``from landscape.theory import x`` must not depend on whether x's module was imported
+    # first (a submodule import rebinds the package attribute to the module).
+    packages = {name: list(getattr(importlib.import_module(name), "__all__", ()))
+                for name, path in MODULES.items() if path.endswith("__init__.py")}
+    assert _shadowed(packages) == []
+
+
 def test_every_stage_init_says_what_comes_in_and_goes_out():
     for stage in ("models", "subspaces", "experiments", "thresholds", "theory"):
         doc = importlib.import_module(f"landscape.{stage}").__doc__

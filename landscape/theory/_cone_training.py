@@ -1,4 +1,4 @@
-r"""Kernels of :mod:`landscape.theory.sublevel_width`: training inside a circular cone.
+r"""Kernels of :mod:`landscape.theory.sublevel_widths`: training inside a circular cone.
 
 Private. Three pieces, each taking validated input:
 

@@ -12,7 +12,7 @@ table:
    loss around :math:`\theta^*` (:class:`landscape.theory.spectral_model.SpectralModel`,
    :func:`landscape.theory.comparison.prediction_table`);
 3. :math:`D - w^2`: Gordon's prediction from the Gaussian width of the model's own
-   sub-level set, measured directly (:func:`landscape.theory.sublevel_width.sublevel_width`);
+   sub-level set, measured directly (:func:`landscape.theory.sublevel_widths.sublevel_width`);
 4. :math:`2\hat\lambda`: twice the local learning coefficient at :math:`\theta^*`
    (:func:`landscape.theory.local_learning_coefficient.learning_coefficient`), the effective
    parameter count of singular learning theory;
@@ -302,7 +302,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
         Direct widths already measured from ``theta0``, one per level: results of
         ``sublevel_width``, or their ``as_dict()`` (entries None are left out).
     width_samples : int
-        Gaussian directions per level for :func:`landscape.theory.sublevel_width.sublevel_width`
+        Gaussian directions per level for :func:`landscape.theory.sublevel_widths.sublevel_width`
         when ``widths`` is not given (0: no direct width, the column is NaN).
     width_options : dict, optional
         Other arguments of ``sublevel_width`` (default for a network: the ``train`` protocol).
@@ -429,7 +429,7 @@ def effective_dimensions(model, theta0, theta_star, eps, *, data=None, n=None, r
     if widths is None:
         widths = [None] * levels.size
         if width_samples:
-            from .sublevel_width import sublevel_width
+            from .sublevel_widths import sublevel_width
 
             wopts = dict(width_options or {})
             if not well:

@@ -1,4 +1,4 @@
-"""The direct width of a sub-level set (landscape.theory.sublevel_width).
+"""The direct width of a sub-level set (landscape.theory.sublevel_widths).
 
 References first: the circular-cone projection against geometry's CircularCone (convex
 half-angles) and against a brute-force nearest point (non-convex half-angles); then the
