@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import multiprocessing
 import os
-from concurrent.futures import Executor, Future
 
 import numpy as np
 
@@ -38,6 +36,7 @@ from geometry.validation import check_bool, check_choice, check_int, check_memor
 from .._progress import progress_bar
 from ..models.datasets import Dataset
 from ..subspaces.masks import prunable_parameters
+from ._executors import SerialExecutor, check_executor, executor_guard, start_executor
 from .lottery_tickets import TicketProtocol, train_ticket
 from .run_table import KEY_COLUMNS, RunTable
 from .result_store import ResultStore, run_id, run_key
@@ -48,21 +47,6 @@ __all__ = ["sweep", "SerialExecutor", "sweep_protocol", "SWEEP_KINDS"]
 
 #: kinds of runs a sweep makes besides the full-space baseline
 SWEEP_KINDS = SUBSPACE_TRAINING_KINDS + ("ticket",)
-
-
-# ---------------------------------------------------------------------- executors
-class SerialExecutor(Executor):
-    """An Executor that runs each task in the calling process when it is submitted."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            future.set_exception(exc)
-        return future
 
 
 # ---------------------------------------------------------------------- worker side
@@ -297,9 +281,7 @@ def sweep(model, data, ds, seeds=5, *, kinds=("random",), burn_in=(0,), basis="o
     include_full = check_bool(include_full, "include_full")
     if check_bool(save_history, "save_history") and store is None:
         raise ValueError("save_history=True needs a store")
-    if not (executor is None or isinstance(executor, Executor)
-            or (isinstance(executor, str) and executor == "serial")):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
+    check_executor(executor)
     if max_workers is not None:
         max_workers = check_int(max_workers, "max_workers", minimum=1)
     # validate the protocol (optimizer, steps, batch size, ...) before anything runs or is written
@@ -384,15 +366,7 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
     D = int(model.n_params)
     # expensive runs first: better load balance; the order does not change any result
     todo = sorted(todo, key=lambda k: -_cost(k, D))
-    own = executor is None
-    ship = True
-    if executor == "serial":
-        executor = SerialExecutor()
-    elif executor is None:
-        n = max(1, min(max_workers or os.cpu_count() or 1, len(todo)))
-        executor = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_init_worker, initargs=(model, data))
-        ship = False
+    executor, own, ship = start_executor(executor, max_workers, len(todo), _init_worker, (model, data))
     bar = progress_bar(len(todo), "sweep", progress=progress, unit="run")
     futures = {}
     finished = collections.deque()  # filled by done-callbacks, from any thread
@@ -413,7 +387,7 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
         results[key] = record
         bar.update()
 
-    try:
+    with executor_guard(executor, own, futures, bar):
         for key in todo:
             task = (model, data, key, options) if ship else (None, None, key, options)
             fut = executor.submit(_run_task, task)
@@ -425,15 +399,4 @@ def _execute(model, data, todo, options, store, executor, max_workers, progress,
         for fut in cf.as_completed(list(futures)):
             if fut not in handled:
                 handle(fut)
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        if own:
-            executor.shutdown(wait=True, cancel_futures=True)
-            own = False
-        raise
-    finally:
-        bar.close()
-        if own:
-            executor.shutdown(wait=True)
     return results

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import multiprocessing
 import numbers
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -41,7 +39,7 @@ from geometry.validation import (
 
 from ..experiments.optim import make_optimizer
 from ..experiments.result_store import ResultStore
-from ..experiments.sweeps import SerialExecutor
+from ..experiments._executors import check_executor, executor_guard, start_executor
 from ..models.datasets import Dataset
 from ._cone_training import Objective, bisect_angle, cone_descent
 
@@ -339,18 +337,10 @@ def _execute(indices, rows, context, executor, max_workers, progress, store):
     results = {}
     if not indices:
         return results
-    own = executor is None
-    ship = True
-    if executor == "serial":
-        executor = SerialExecutor()
-    elif executor is None:
-        n = max(1, min(max_workers or os.cpu_count() or 1, len(indices)))
-        executor = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_init_worker, initargs=(context,))
-        ship = False
+    executor, own, ship = start_executor(executor, max_workers, len(indices), _init_worker, (context,))
     bar = progress_bar(total=len(indices), desc="sublevel width", progress=progress, unit="sample")
     futures = {}
-    try:
+    with executor_guard(executor, own, futures, bar):
         for i in indices:
             g = None if rows is None else rows[i]
             futures[executor.submit(_sample_task, (i, g, context if ship else None))] = i
@@ -366,17 +356,6 @@ def _execute(indices, rows, context, executor, max_workers, progress, store):
                 store.append({k: v for k, v in rec.items() if k != _POINT})
             results[i] = rec
             bar.update()
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        if own:
-            executor.shutdown(wait=True, cancel_futures=True)
-            own = False
-        raise
-    finally:
-        bar.close()
-        if own:
-            executor.shutdown(wait=True)
     return results
 
 
@@ -552,9 +531,7 @@ def sublevel_width(model, eps, theta0, *, data=None, n_samples=32, seed=None, G=
         cos_step = float(guess[1] - guess[0]) if guess.size == 2 else None
     confidence = check_probability(confidence, "confidence")
     form = check_choice(form, "form", ("gordon1988", "concentration"))
-    if not (executor is None or isinstance(executor, cf.Executor)
-            or (isinstance(executor, str) and executor == "serial")):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, 'serial' or None, got {executor!r}")
+    check_executor(executor)
     if max_workers is not None:
         max_workers = check_int(max_workers, "max_workers", minimum=1)
     if G is not None:
