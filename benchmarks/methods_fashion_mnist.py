@@ -199,8 +199,8 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
                       f"{cpu / runs * n_total / 3600 / args.workers:.2f} h on {args.workers} idle cores.", ""]
         methods = table.select(kind=["random", "lottery", "ticket"])
         if len(methods):
-            lines += [f"Thresholds d* at {args.metric} >= {args.level} (interpolation, 95% bootstrap interval "
-                      "over seeds; bracket = tested d around the crossing):", "",
+            lines += [f"Thresholds d* at {args.metric} >= {args.level} (interpolation, with the 95% interval of "
+                      "`threshold_dimension`; bracket = tested d around the crossing):", "",
                       "| method | d* | 95% CI | bracket |", "|---|---|---|---|"]
             for label, est in method_thresholds(table, args.metric, args.level, seed=0).items():
                 lines.append(f"| {label} | {est.value:.4g} | [{est.ci[0]:.4g}, {est.ci[1]:.4g}] | {est.bracket} |")

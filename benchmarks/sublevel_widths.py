@@ -329,7 +329,7 @@ def table_section(results):
                f"L* = {meta['L_star']:.4f} (train accuracy {meta['train_acc']:.3f}), L(theta0) = {meta['L0']:.3f}. "
                f"Measured d*: random subspaces through theta_t, {len(meta['ds'])} values of d from {min(meta['ds'])} "
                f"to {max(meta['ds'])} ({meta.get('basis', 'orthonormal')} maps), {meta['seeds']} seeds, success = final train loss <= eps, interpolated "
-               "crossing of 1/2 with its bootstrap interval over seeds. Direct: D - w^2 from "
+               "crossing of 1/2 with the 95% interval of `threshold_dimension` (binomial noise of the seeds and the spacing of the tested d). Direct: D - w^2 from "
                f"`sublevel_width` with {meta['n_samples']} Gaussian directions and the sweep's own optimizer and "
                "budget in every cone test (a cone test is a training run like a subspace run)"
                + (f"; 'stronger': {meta['n_samples_strong']} directions, "
