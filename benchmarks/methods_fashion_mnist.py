@@ -201,9 +201,9 @@ def report(table, args, wall, n_cells_done, grid, D, executed, steps):
         if len(methods):
             lines += [f"Thresholds d* at {args.metric} >= {args.level} (interpolation, with the 95% interval of "
                       "`threshold_dimension`; bracket = tested d around the crossing):", "",
-                      "| method | d* | 95% CI | bracket |", "|---|---|---|---|"]
+                      "| method | d* [95% interval] | bracket |", "|---|---|---|"]
             for label, est in method_thresholds(table, args.metric, args.level, seed=0).items():
-                lines.append(f"| {label} | {est.value:.4g} | [{est.ci[0]:.4g}, {est.ci[1]:.4g}] | {est.bracket} |")
+                lines.append(f"| {label} | {est.summary()} | {est.bracket} |")
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8))
             plot_methods(table, args.level, ax=a1, metric=args.metric, y="metric")
             plot_methods(table, args.level, ax=a2, metric=args.metric)
